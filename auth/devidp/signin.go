@@ -1,0 +1,86 @@
+package devidp
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// SignInPage is what the sign-in page shows.
+type SignInPage struct {
+	// AuthRequestID goes back in the form's "authRequestID" field.
+	AuthRequestID string
+	// ClientID names the app asking for the sign-in.
+	ClientID string
+	// Users are the demo accounts to choose from; the form sends the
+	// chosen one's ID in the "user" field, or "cancel"=1 to refuse.
+	Users []User
+	// Action is the form's action (POST), an absolute path.
+	Action string
+}
+
+// signIn serves the sign-in page where a demo user is chosen.
+type signIn struct {
+	store    *storage
+	provider *op.Provider
+	users    []User
+	render   func(w http.ResponseWriter, r *http.Request, page SignInPage)
+	action   string
+	log      *slog.Logger
+}
+
+const maxSignInForm = 16 << 10
+
+// show renders the sign-in page for a pending auth request.
+func (s signIn) show(w http.ResponseWriter, r *http.Request) {
+	req, err := s.store.pendingAuthRequest(r.URL.Query().Get("authRequestID"))
+	if err != nil {
+		http.Error(w, "This sign-in request is unknown or has expired. Start again from the app.", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, SignInPage{
+		AuthRequestID: req.id,
+		ClientID:      req.clientID,
+		Users:         slices.Clone(s.users),
+		Action:        s.action,
+	})
+}
+
+// submit signs the chosen demo user in and hands the browser back to the
+// provider, which redirects to the client with a code; or, on cancel,
+// redirects to the client with error=access_denied.
+func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxSignInForm)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "The sign-in form could not be read.", http.StatusBadRequest)
+		return
+	}
+	id := r.PostForm.Get("authRequestID")
+
+	if r.PostForm.Get("cancel") == "1" {
+		req, err := s.store.cancelAuthRequest(id)
+		if err != nil {
+			http.Error(w, "This sign-in request is unknown or has expired. Start again from the app.", http.StatusBadRequest)
+			return
+		}
+		op.AuthRequestError(w, r, req, oidc.ErrAccessDenied().WithDescription("The user cancelled the sign-in."), s.provider)
+		return
+	}
+
+	userID := r.PostForm.Get("user")
+	if err := s.store.signInAuthRequest(id, userID); err != nil {
+		msg := "This sign-in request is unknown or has expired. Start again from the app."
+		if errors.Is(err, errUnknownUser) {
+			msg = "Choose one of the demo users."
+		}
+		http.Error(w, msg, http.StatusBadRequest)
+		return
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "development identity provider sign-in", slog.String("user", userID))
+	http.Redirect(w, r, op.AuthCallbackURL(s.provider)(r.Context(), id), http.StatusSeeOther)
+}

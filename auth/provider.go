@@ -1,0 +1,356 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
+)
+
+// ErrProviderUnavailable reports that the identity provider's discovery
+// document has not been loaded yet.
+var ErrProviderUnavailable = errors.New("identity provider unavailable")
+
+// acceptedAlgs are the ID token signature algorithms latchkey accepts.
+// "none" and the HMAC algorithms (keyed with the client secret) never are.
+var acceptedAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// ClockSkew is how far in the future an ID token's iat may be, to allow for
+// the provider's clock running ahead of ours.
+const ClockSkew = time.Minute
+
+// ProviderConfig configures a Provider.
+type ProviderConfig struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// RedirectURI is BASE_URL + "/callback", from configuration only.
+	RedirectURI string
+	Scopes      []string
+	// HTTPClient makes every call to the provider; it must have a timeout.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// Provider is the OpenID provider as seen by this relying party. It becomes
+// ready once discovery succeeds; until then logins answer
+// ErrProviderUnavailable and Run keeps retrying.
+type Provider struct {
+	cfg   ProviderConfig
+	conn  atomic.Pointer[connection]
+	retry chan struct{}
+}
+
+// connection is what a successful discovery yields.
+type connection struct {
+	rp          rp.RelyingParty
+	endSession  string
+	issRequired bool
+}
+
+// metadata is the part of the discovery document read here beyond what the
+// relying party library keeps.
+type metadata struct {
+	Issuer             string   `json:"issuer"`
+	EndSessionEndpoint string   `json:"end_session_endpoint"`
+	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
+	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	// IssParameter is RFC 9207's authorization_response_iss_parameter_supported.
+	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+// NewProvider returns a Provider that is not yet ready; call Run.
+func NewProvider(cfg ProviderConfig) *Provider {
+	if !slices.Contains(cfg.Scopes, oidc.ScopeOpenID) {
+		cfg.Scopes = append([]string{oidc.ScopeOpenID}, cfg.Scopes...)
+	}
+	return &Provider{cfg: cfg, retry: make(chan struct{}, 1)}
+}
+
+// Issuer returns the configured issuer.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// Ready reports whether discovery has succeeded.
+func (p *Provider) Ready() bool { return p.conn.Load() != nil }
+
+// Retry asks a waiting Run to try discovery again now rather than at the
+// end of its backoff. It never blocks.
+func (p *Provider) Retry() {
+	select {
+	case p.retry <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads the provider's discovery document, retrying with capped
+// exponential backoff until it succeeds or ctx ends.
+func (p *Provider) Run(ctx context.Context) {
+	const minDelay, maxDelay = 250 * time.Millisecond, 30 * time.Second
+	delay := minDelay
+	lastRetry := time.Time{}
+	for {
+		err := p.discover(ctx)
+		if err == nil {
+			p.cfg.Logger.Info("identity provider ready", "issuer", p.cfg.Issuer)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		p.cfg.Logger.Warn("identity provider discovery failed", "issuer", p.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-p.retry:
+			timer.Stop()
+			// A nudge from a user's request retries at once, but at most
+			// once a second, so requests cannot turn into a flood.
+			if d := time.Until(lastRetry.Add(time.Second)); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			lastRetry = time.Now()
+		}
+		delay = min(delay*2, maxDelay)
+	}
+}
+
+func (p *Provider) discover(ctx context.Context) error {
+	meta, err := p.fetchMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	algs := acceptedAlgs
+	if len(meta.SigningAlgs) > 0 {
+		algs = nil
+		for _, a := range meta.SigningAlgs {
+			if slices.Contains(acceptedAlgs, a) {
+				algs = append(algs, a)
+			}
+		}
+		if len(algs) == 0 {
+			return fmt.Errorf("provider signs ID tokens only with %v, none of which is accepted", meta.SigningAlgs)
+		}
+	} else {
+		algs = []string{"RS256"} // the default of OpenID Connect Discovery
+	}
+	authStyle := oauth2.AuthStyleInHeader
+	if len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post") {
+		authStyle = oauth2.AuthStyleInParams
+	}
+	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, p.cfg.Scopes,
+		rp.WithHTTPClient(p.cfg.HTTPClient),
+		rp.WithAuthStyle(authStyle),
+		rp.WithVerifierOpts(
+			rp.WithSupportedSigningAlgorithms(algs...),
+			rp.WithNonce(nonceFrom),
+			rp.WithIssuedAtOffset(ClockSkew),
+		),
+	)
+	if err != nil {
+		return fmt.Errorf("set up relying party: %w", err)
+	}
+	p.conn.Store(&connection{rp: relyingParty, endSession: meta.EndSessionEndpoint, issRequired: meta.IssParameter})
+	return nil
+}
+
+func (p *Provider) fetchMetadata(ctx context.Context) (*metadata, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.cfg.Issuer, "/")+oidc.DiscoveryEndpoint, nil)
+	if err != nil {
+		return nil, fmt.Errorf("discovery request: %w", err)
+	}
+	resp, err := p.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch discovery document: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch discovery document: status %s", resp.Status)
+	}
+	var meta metadata
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
+		return nil, fmt.Errorf("decode discovery document: %w", err)
+	}
+	// An exact match, as OpenID Connect Discovery 4.3 demands: a provider
+	// that names another issuer is not the one configured.
+	if meta.Issuer != p.cfg.Issuer {
+		return nil, fmt.Errorf("discovery document names issuer %q, not the configured %q", meta.Issuer, p.cfg.Issuer)
+	}
+	return &meta, nil
+}
+
+// AuthCodeURL returns the provider's authorization URL for the attempt:
+// authorization code flow with PKCE S256, state and nonce.
+func (p *Provider) AuthCodeURL(a *LoginAttempt) (string, error) {
+	c := p.conn.Load()
+	if c == nil {
+		p.Retry()
+		return "", ErrProviderUnavailable
+	}
+	return rp.AuthURL(a.State, c.rp,
+		rp.WithCodeChallenge(a.codeChallenge()),
+		rp.AuthURLOpt(rp.WithURLParam("nonce", a.Nonce)),
+	), nil
+}
+
+type nonceKey struct{}
+
+// nonceFrom gives the ID token verifier the nonce of the attempt being
+// finished; outside a login (a refresh) there is none to check.
+func nonceFrom(ctx context.Context) string {
+	n, _ := ctx.Value(nonceKey{}).(string)
+	return n
+}
+
+// Finish completes the attempt from the callback's query: it checks the
+// response, exchanges the code, verifies the ID token and reads userinfo.
+// The returned session has its User, IDToken, Tokens and ProviderSID set.
+// Errors are *CallbackError.
+func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt) (*Session, error) {
+	c := p.conn.Load()
+	if c == nil {
+		return nil, &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+	}
+	if e := query.Get("error"); e != "" {
+		return nil, &CallbackError{Reason: ReasonRefused, Err: fmt.Errorf("provider answered error %q", e)}
+	}
+	// RFC 9207: an iss that is present must be the issuer, and a provider
+	// that promises to send it must send it.
+	if iss, ok := query["iss"]; ok || c.issRequired {
+		if !ok || len(iss) != 1 || iss[0] != p.cfg.Issuer {
+			return nil, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("authorization response iss %q does not match the issuer", query.Get("iss"))}
+		}
+	}
+	code := query.Get("code")
+	if code == "" {
+		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("callback without code")}
+	}
+
+	ctx = context.WithValue(ctx, nonceKey{}, a.Nonce)
+	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, c.rp, rp.WithCodeVerifier(a.Verifier))
+	if err != nil {
+		return nil, &CallbackError{Reason: classify(err), Err: fmt.Errorf("exchange code: %w", err)}
+	}
+	claims := tokens.IDTokenClaims
+	if claims.Subject == "" {
+		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
+	}
+
+	info, err := p.userinfo(ctx, c, tokens)
+	if err != nil {
+		return nil, err
+	}
+	claimsJSON, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("encode userinfo: %w", err)}
+	}
+	name := info.Name
+	if name == "" {
+		name = firstNonEmpty(info.Nickname, info.PreferredUsername, info.Email, info.Subject)
+	}
+	return &Session{
+		User: User{
+			Subject:    claims.Subject,
+			Name:       name,
+			Email:      info.Email,
+			Picture:    info.Picture,
+			ClaimsJSON: string(claimsJSON),
+		},
+		IDToken: tokens.IDToken,
+		Tokens: Tokens{
+			AccessToken:  tokens.AccessToken,
+			TokenType:    tokens.TokenType,
+			RefreshToken: tokens.RefreshToken,
+			Expiry:       tokens.Expiry,
+		},
+		ProviderSID: claims.SessionID,
+	}, nil
+}
+
+// userinfo reads the userinfo endpoint, whose sub must be the ID token's.
+// A provider without one leaves the ID token's claims as the profile.
+func (p *Provider) userinfo(ctx context.Context, c *connection, tokens *oidc.Tokens[*oidc.IDTokenClaims]) (*oidc.UserInfo, error) {
+	claims := tokens.IDTokenClaims
+	if c.rp.UserinfoEndpoint() == "" {
+		return &oidc.UserInfo{
+			Subject:         claims.Subject,
+			UserInfoProfile: claims.UserInfoProfile,
+			UserInfoEmail:   claims.UserInfoEmail,
+		}, nil
+	}
+	tokenType := tokens.TokenType
+	if tokenType == "" || strings.EqualFold(tokenType, oidc.BearerToken) {
+		tokenType = oidc.BearerToken
+	}
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokenType, claims.Subject, c.rp)
+	if err != nil {
+		return nil, &CallbackError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
+	}
+	return info, nil
+}
+
+// LogoutURL returns where to send the browser to end the provider's
+// session (RP-Initiated Logout), or "" when the provider offers no way.
+func (p *Provider) LogoutURL(idToken, postLogoutRedirectURI, state string) string {
+	c := p.conn.Load()
+	if c != nil && c.endSession != "" {
+		u, err := url.Parse(c.endSession)
+		if err != nil {
+			return ""
+		}
+		q := u.Query()
+		if idToken != "" {
+			q.Set("id_token_hint", idToken)
+		}
+		q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
+		q.Set("client_id", p.cfg.ClientID)
+		q.Set("state", state)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	if isAuth0(p.cfg.Issuer) {
+		// Auth0 tenants without RP-initiated logout enabled offer only
+		// their own endpoint.
+		q := url.Values{"client_id": {p.cfg.ClientID}, "returnTo": {postLogoutRedirectURI}}
+		return strings.TrimSuffix(p.cfg.Issuer, "/") + "/v2/logout?" + q.Encode()
+	}
+	return ""
+}
+
+func isAuth0(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return strings.HasSuffix(host, ".auth0.com")
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

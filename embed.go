@@ -1,0 +1,8 @@
+package main
+
+import "embed"
+
+// assetFiles holds everything under assets/, served at /assets/.
+//
+//go:embed assets
+var assetFiles embed.FS

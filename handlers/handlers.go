@@ -1,0 +1,56 @@
+// Package handlers is latchkey's HTTP surface: routes, pages, middleware
+// and the one path every error takes to the user.
+package handlers
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"latchkey/auth"
+	"latchkey/auth/devidp"
+)
+
+// Deps is everything the handlers need.
+type Deps struct {
+	Logger *slog.Logger
+	// BaseURL is where users reach the app; redirect URIs are built from it,
+	// never from request headers.
+	BaseURL  *url.URL
+	Provider *auth.Provider
+	Sessions *auth.Sessions
+	Cookies  *auth.Cookies
+	// Assets holds the static files served under /assets/.
+	Assets fs.FS
+	// DevIdP, when set, configures the built-in development provider,
+	// mounted at /dev-idp. Its sign-in page is drawn here.
+	DevIdP *devidp.Config
+	// ProviderTimeout bounds the provider calls one callback makes.
+	ProviderTimeout time.Duration
+}
+
+// New returns the app's handler.
+func New(d Deps) (http.Handler, error) {
+	assets, err := newAssets(d.Assets)
+	if err != nil {
+		return nil, err
+	}
+	if d.ProviderTimeout == 0 {
+		d.ProviderTimeout = 14 * time.Second
+	}
+	p := &pages{log: d.Logger, assets: assets.paths(), devIdP: d.DevIdP != nil}
+	var idp http.Handler
+	if d.DevIdP != nil {
+		cfg := *d.DevIdP
+		cfg.SignIn = devSignIn(p)
+		provider, err := devidp.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("start development identity provider: %w", err)
+		}
+		idp = provider.Handler()
+	}
+	return routes(d, p, assets, idp), nil
+}

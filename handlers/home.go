@@ -1,0 +1,43 @@
+package handlers
+
+import (
+	"net/http"
+
+	"latchkey/auth"
+	"latchkey/views"
+)
+
+// handleHome serves the landing page; to htmx, just its auth box. Coming
+// back from the provider's logout with the state this app sent, it says
+// so; any other state is ignored.
+func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		notice := ""
+		if state := r.URL.Query().Get("state"); state != "" && cookies.TakeLogoutState(w, r, state) {
+			notice = "You have been logged out."
+		}
+		s := p.shell(r, "")
+		p.render(w, r, http.StatusOK, views.Home(s, notice), views.AuthBox(s))
+	}
+}
+
+// handleDashboard shows the signed-in user's profile.
+func handleDashboard(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := p.shell(r, "Dashboard")
+		s.AuthRequired = true
+		p.render(w, r, http.StatusOK, views.Dashboard(s), nil)
+	}
+}
+
+// handleSignedIn ends a sign-in that ran in a popup window.
+func handleSignedIn(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next := auth.SafeReturnPath(r.URL.Query().Get("return_to"))
+		if sessionFrom(r.Context()) == nil {
+			redirect(w, r, "/")
+			return
+		}
+		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Signed in"), next), nil)
+	}
+}

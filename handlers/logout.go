@@ -1,0 +1,57 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+
+	"latchkey/auth"
+	"latchkey/views"
+)
+
+// handleLogoutConfirm asks before logging out: GET changes nothing.
+func handleLogoutConfirm(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, r, http.StatusOK, views.LogoutConfirm(p.shell(r, "Log out")), nil)
+	}
+}
+
+var problemBadCSRF = views.Problem{
+	Status:  http.StatusForbidden,
+	Title:   "Request refused",
+	Message: "This form has expired. Please go back, reload the page and try again.",
+}
+
+// handleLogout ends the session here, then at the provider: RP-initiated
+// logout with id_token_hint and a state checked on the way back.
+func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sessions *auth.Sessions, base *url.URL) http.HandlerFunc {
+	postLogout := base.JoinPath("/").String()
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionFrom(r.Context())
+		if sess == nil {
+			sessions.ClearCookie(w)
+			redirect(w, r, "/")
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRFToken)) != 1 {
+			p.fail(w, r, problemBadCSRF, nil)
+			return
+		}
+		if err := sessions.End(r.Context(), w, sess); err != nil {
+			p.fail(w, r, problemStoreDown, err)
+			return
+		}
+		p.log.InfoContext(r.Context(), "logged out", "sub", sess.User.Subject)
+
+		state, err := cookies.SaveLogoutState(w)
+		if err != nil {
+			p.fail(w, r, problemInternal, err)
+			return
+		}
+		target := provider.LogoutURL(sess.IDToken, postLogout, state)
+		if target == "" {
+			target = "/?state=" + url.QueryEscape(state)
+		}
+		redirect(w, r, target)
+	}
+}

@@ -1,0 +1,43 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists every route of the app.
+func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	// Behind a proxy the Host header may not be the public host.
+	_ = csrf.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host)
+	csrf.SetDenyHandler(forbiddenCrossOrigin(p))
+
+	r := chi.NewRouter()
+	r.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL), csrf.Handler)
+	r.NotFound(notFound(p))
+	r.MethodNotAllowed(methodNotAllowed(p))
+
+	r.Get("/healthz", handleHealth())
+	r.Get("/readyz", handleReady(d.Provider))
+	r.Handle("/assets/*", http.StripPrefix("/assets/", assets))
+	if devIdP != nil {
+		r.Mount("/dev-idp", devIdP)
+	}
+
+	r.Group(func(r chi.Router) {
+		r.Use(loadSession(d.Sessions, p))
+		r.Get("/", handleHome(p, d.Cookies))
+		r.Get("/login", handleLogin(p, d.Provider, d.Cookies))
+		r.Get("/callback", handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
+		r.Get("/signed-in", handleSignedIn(p))
+		r.Get("/logout", handleLogoutConfirm(p))
+		r.Post("/logout", handleLogout(p, d.Provider, d.Cookies, d.Sessions, d.BaseURL))
+
+		r.Group(func(r chi.Router) {
+			r.Use(requireSession())
+			r.Get("/dashboard", handleDashboard(p))
+		})
+	})
+	return r
+}

@@ -1,0 +1,194 @@
+// Command latchkey is a web app that signs people in through OpenID
+// Connect, with htmx partial-page updates. With no provider configured it
+// serves a development identity provider of its own.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	"latchkey/auth"
+	"latchkey/auth/devidp"
+	"latchkey/handlers"
+)
+
+// version is stamped in by the release build (-ldflags "-X main.version=…").
+var version string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	var cfgErr *configError
+	switch {
+	case err == nil:
+	case errors.As(err, &cfgErr):
+		fmt.Fprintf(os.Stderr, "latchkey: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "latchkey: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: it reads the configuration, serves until ctx
+// is done, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.showVersion {
+		fmt.Fprintln(stdout, "latchkey", buildVersion())
+		return nil
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+	}
+	defer listener.Close()
+	port := listener.Addr().(*net.TCPAddr).Port
+	if cfg.baseURL == nil {
+		cfg.baseURL = &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(port)}
+	}
+
+	deps, err := wire(cfg, log, port)
+	if err != nil {
+		return err
+	}
+	handler, err := handlers.New(deps)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(listener) }()
+	log.Info("listening", "url", cfg.baseURL.String(), "addr", listener.Addr().String(), "version", buildVersion())
+
+	// Discovery runs once the listener is up: the development provider is
+	// served by this very process.
+	discoverCtx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	go deps.Provider.Run(discoverCtx)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+// wire builds the relying party, sessions and, without a configured
+// provider, the development provider.
+func wire(cfg *config, log *slog.Logger, port int) (handlers.Deps, error) {
+	base := cfg.baseURL
+	secrets := cfg.sessionSecrets
+	if len(secrets) == 0 {
+		// Only with the development provider: configuration made sure.
+		secrets = []string{randomSecret()}
+		log.Warn("SESSION_SECRET is not set: using a random one, so sessions end when the process does")
+	}
+	cookies, err := auth.NewCookies(auth.CookieConfig{
+		Secrets:       secrets,
+		Secure:        base.Scheme == "https",
+		SessionMaxAge: cfg.sessionMaxAge,
+	})
+	if err != nil {
+		return handlers.Deps{}, &configError{problems: []string{"SESSION_SECRET: " + err.Error()}}
+	}
+
+	assets, err := fs.Sub(assetFiles, "assets")
+	if err != nil {
+		return handlers.Deps{}, fmt.Errorf("open embedded assets: %w", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	deps := handlers.Deps{
+		Logger:  log,
+		BaseURL: base,
+		Cookies: cookies,
+		Sessions: auth.NewSessions(auth.SessionsConfig{
+			Store:   auth.NewMemoryStore(),
+			Cookies: cookies,
+			MaxAge:  cfg.sessionMaxAge,
+		}),
+		Assets: assets,
+	}
+	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
+	if issuer == "" {
+		issuer = base.JoinPath("/dev-idp").String()
+		clientID, clientSecret = "latchkey-dev", randomSecret()
+		deps.DevIdP = &devidp.Config{
+			Issuer:                 issuer,
+			ClientID:               clientID,
+			ClientSecret:           clientSecret,
+			RedirectURIs:           []string{base.JoinPath("/callback").String()},
+			PostLogoutRedirectURIs: []string{base.JoinPath("/").String()},
+			AvatarBaseURL:          base.JoinPath("/assets/avatars").String() + "/",
+			Logger:                 log,
+		}
+		if base.Scheme == "http" {
+			// The relying party reaches the development provider on this
+			// process's own listener, whatever host name BASE_URL gives it.
+			self := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			dialer := &net.Dialer{Timeout: 5 * time.Second}
+			transport.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, self)
+			}
+		}
+	}
+	deps.Provider = auth.NewProvider(auth.ProviderConfig{
+		Issuer:       issuer,
+		ClientID:     clientID,
+		ClientSecret: clientSecret,
+		RedirectURI:  base.JoinPath("/callback").String(),
+		Scopes:       cfg.scopes,
+		HTTPClient:   &http.Client{Timeout: cfg.providerTimeout, Transport: transport},
+		Logger:       log,
+	})
+	return deps, nil
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,18 @@
+package views
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// initial is the first letter of a name, for an avatar without a picture.
+func initial(name string) string {
+	r, _ := utf8.DecodeRuneInString(strings.TrimSpace(name))
+	if r == utf8.RuneError {
+		return "?"
+	}
+	return strings.ToUpper(string(r))
+}
+
+func statusText(code int) string { return strconv.Itoa(code) }
