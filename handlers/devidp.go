@@ -24,3 +24,11 @@ func devSignIn(p *pages) func(http.ResponseWriter, *http.Request, devidp.SignInP
 		p.render(w, r, http.StatusOK, views.DevSignInPage(p.shell(r, "Sign in"), view), nil)
 	}
 }
+
+// devRefuse answers a sign-in request the development provider cannot go
+// on with, in the app's own look.
+func devRefuse(p *pages) func(http.ResponseWriter, *http.Request, int, string) {
+	return func(w http.ResponseWriter, r *http.Request, status int, message string) {
+		p.fail(w, r, views.Problem{Status: status, Title: "Sign-in request refused", Message: message, RetryURL: "/login"}, nil)
+	}
+}

@@ -46,6 +46,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.DevIdP != nil {
 		cfg := *d.DevIdP
 		cfg.SignIn = devSignIn(p)
+		cfg.Refuse = devRefuse(p)
 		provider, err := devidp.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("start development identity provider: %w", err)

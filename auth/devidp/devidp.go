@@ -43,6 +43,9 @@ type Config struct {
 	Logger *slog.Logger
 	// SignIn renders the sign-in page (HTML lives in the app's views, not here).
 	SignIn func(w http.ResponseWriter, r *http.Request, page SignInPage)
+	// Refuse answers a sign-in request that cannot go on, with a 4xx status
+	// and a message for the user; nil means a plain-text answer.
+	Refuse func(w http.ResponseWriter, r *http.Request, status int, message string)
 }
 
 // Provider is a running development OpenID provider.
@@ -101,6 +104,7 @@ func New(cfg Config) (*Provider, error) {
 		provider: provider,
 		users:    users,
 		render:   cfg.SignIn,
+		refuse:   cfg.Refuse,
 		action:   loginPath,
 		log:      cfg.Logger,
 	}

@@ -29,17 +29,29 @@ type signIn struct {
 	provider *op.Provider
 	users    []User
 	render   func(w http.ResponseWriter, r *http.Request, page SignInPage)
+	refuse   func(w http.ResponseWriter, r *http.Request, status int, message string)
 	action   string
 	log      *slog.Logger
 }
 
 const maxSignInForm = 16 << 10
 
+const msgUnknownRequest = "This sign-in request is unknown or has expired. Start again from the app."
+
+// fail refuses a sign-in request with 400 and message.
+func (s signIn) fail(w http.ResponseWriter, r *http.Request, message string) {
+	if s.refuse == nil {
+		http.Error(w, message, http.StatusBadRequest)
+		return
+	}
+	s.refuse(w, r, http.StatusBadRequest, message)
+}
+
 // show renders the sign-in page for a pending auth request.
 func (s signIn) show(w http.ResponseWriter, r *http.Request) {
 	req, err := s.store.pendingAuthRequest(r.URL.Query().Get("authRequestID"))
 	if err != nil {
-		http.Error(w, "This sign-in request is unknown or has expired. Start again from the app.", http.StatusBadRequest)
+		s.fail(w, r, msgUnknownRequest)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -57,7 +69,7 @@ func (s signIn) show(w http.ResponseWriter, r *http.Request) {
 func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxSignInForm)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "The sign-in form could not be read.", http.StatusBadRequest)
+		s.fail(w, r, "The sign-in form could not be read.")
 		return
 	}
 	id := r.PostForm.Get("authRequestID")
@@ -65,7 +77,7 @@ func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("cancel") == "1" {
 		req, err := s.store.cancelAuthRequest(id)
 		if err != nil {
-			http.Error(w, "This sign-in request is unknown or has expired. Start again from the app.", http.StatusBadRequest)
+			s.fail(w, r, msgUnknownRequest)
 			return
 		}
 		op.AuthRequestError(w, r, req, oidc.ErrAccessDenied().WithDescription("The user cancelled the sign-in."), s.provider)
@@ -74,11 +86,11 @@ func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
 
 	userID := r.PostForm.Get("user")
 	if err := s.store.signInAuthRequest(id, userID); err != nil {
-		msg := "This sign-in request is unknown or has expired. Start again from the app."
+		msg := msgUnknownRequest
 		if errors.Is(err, errUnknownUser) {
 			msg = "Choose one of the demo users."
 		}
-		http.Error(w, msg, http.StatusBadRequest)
+		s.fail(w, r, msg)
 		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "development identity provider sign-in", slog.String("user", userID))
