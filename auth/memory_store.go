@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // MemoryStore is a SessionStore held in this process's memory: sessions
@@ -10,7 +11,12 @@ import (
 type MemoryStore struct {
 	mu       sync.RWMutex
 	sessions map[string]Session
+	saves    int
 }
+
+// sweepEvery is how many saves pass between sweeps of expired sessions,
+// so abandoned sessions cannot pile up.
+const sweepEvery = 1024
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -22,6 +28,15 @@ func (m *MemoryStore) Save(_ context.Context, s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sessions[s.Key] = *s
+	m.saves++
+	if m.saves%sweepEvery == 0 {
+		now := time.Now()
+		for key, sess := range m.sessions {
+			if !now.Before(sess.ExpiresAt) {
+				delete(m.sessions, key)
+			}
+		}
+	}
 	return nil
 }
 

@@ -124,6 +124,7 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		return nil, err
 	}
 	if !s.now().Before(sess.ExpiresAt) {
+		_ = s.store.Delete(ctx, sess.Key) // best effort: the session is over either way
 		return nil, ErrNoSession
 	}
 	return sess, nil
