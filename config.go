@@ -127,6 +127,9 @@ func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*c
 	}
 
 	cfg := &config{showVersion: *showVersion}
+	if cfg.showVersion {
+		return cfg, nil
+	}
 	var problems []string
 	bad := func(name, format string, a ...any) {
 		problems = append(problems, name+": "+fmt.Sprintf(format, a...))

@@ -14,6 +14,12 @@ import (
 // MinSecretLength is the shortest secret accepted for sealing cookies.
 const MinSecretLength = 32
 
+// maxCookieSize is the most a browser is sure to keep of one cookie.
+const maxCookieSize = 4096
+
+// errCookieTooLarge reports a value that would not fit in a cookie.
+var errCookieTooLarge = errors.New("cookie too large")
+
 // ErrCookieInvalid reports a cookie that is missing, forged, tampered with,
 // sealed with an unknown key or past its lifetime.
 var ErrCookieInvalid = errors.New("cookie missing or invalid")
@@ -81,6 +87,7 @@ func codec(secret, purpose string, maxAge time.Duration) (securecookie.Codec, er
 	s := securecookie.New(hashKey, blockKey)
 	s.SetSerializer(securecookie.JSONEncoder{})
 	s.MaxAge(int(maxAge / time.Second))
+	s.MaxLength(0) // set checks the whole cookie against maxCookieSize instead
 	return s, nil
 }
 
@@ -98,7 +105,7 @@ func (c *Cookies) set(w http.ResponseWriter, codecs []securecookie.Codec, name s
 	if err != nil {
 		return fmt.Errorf("seal cookie %s: %w", name, err)
 	}
-	http.SetCookie(w, &http.Cookie{
+	cookie := &http.Cookie{
 		Name:     name,
 		Value:    sealed,
 		Path:     "/",
@@ -106,7 +113,11 @@ func (c *Cookies) set(w http.ResponseWriter, codecs []securecookie.Codec, name s
 		Secure:   c.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-	})
+	}
+	if len(cookie.String()) > maxCookieSize {
+		return fmt.Errorf("seal cookie %s: %w", name, errCookieTooLarge)
+	}
+	http.SetCookie(w, cookie)
 	return nil
 }
 

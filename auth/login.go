@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -44,9 +45,16 @@ var stateFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 const loginCookiePrefix = "latchkey-login-"
 
-// SaveLoginAttempt sets the attempt's cookie.
+// SaveLoginAttempt sets the attempt's cookie. A return path too long to
+// fit is dropped: the login then lands on the default page.
 func (c *Cookies) SaveLoginAttempt(w http.ResponseWriter, a *LoginAttempt) error {
-	return c.set(w, c.login, c.Name(loginCookiePrefix+a.State), a, loginMaxAge)
+	name := c.Name(loginCookiePrefix + a.State)
+	err := c.set(w, c.login, name, a, loginMaxAge)
+	if errors.Is(err, errCookieTooLarge) && a.ReturnTo != "" {
+		a.ReturnTo = ""
+		err = c.set(w, c.login, name, a, loginMaxAge)
+	}
+	return err
 }
 
 // TakeLoginAttempt returns the attempt whose state the callback carries and

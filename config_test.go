@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	goodSecret  = "0123456789abcdef0123456789abcdef"
+	otherSecret = "fedcba9876543210fedcba9876543210"
+)
+
+// fakeEnv is an environment holding only env.
+func fakeEnv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// writeDotenv writes a .env file and returns its path.
+func writeDotenv(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatalf("write .env: %v", err)
+	}
+	return path
+}
+
+// problemsOf returns the settings a configuration error names.
+func problemsOf(t *testing.T, err error) []string {
+	t.Helper()
+	var cfgErr *configError
+	if !errors.As(err, &cfgErr) {
+		t.Fatalf("error = %v (%T), want a *configError", err, err)
+	}
+	var names []string
+	for _, p := range cfgErr.problems {
+		name, _, _ := strings.Cut(p, ":")
+		names = append(names, name)
+	}
+	return names
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    map[string]string
+		dotenv string // written to a file passed as --env-file when set
+		args   []string
+		check  func(t *testing.T, cfg *config)
+	}{
+		{
+			name: "defaults: development provider, no secret needed",
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 3000 || cfg.host != "" || cfg.baseURL != nil {
+					t.Errorf("listen = %q:%d base %v, want :3000 and no base URL", cfg.host, cfg.port, cfg.baseURL)
+				}
+				if !slices.Equal(cfg.scopes, []string{"openid", "profile", "email"}) {
+					t.Errorf("scopes = %q", cfg.scopes)
+				}
+				if cfg.issuer != "" || cfg.clientID != "" || len(cfg.sessionSecrets) != 0 {
+					t.Errorf("issuer %q, client %q, secrets %d: want the development provider", cfg.issuer, cfg.clientID, len(cfg.sessionSecrets))
+				}
+				if cfg.sessionMaxAge != 24*time.Hour || cfg.providerTimeout != 10*time.Second || cfg.logLevel != slog.LevelInfo {
+					t.Errorf("max age %v, timeout %v, log level %v", cfg.sessionMaxAge, cfg.providerTimeout, cfg.logLevel)
+				}
+			},
+		},
+		{
+			name: "environment",
+			env: map[string]string{
+				"PORT": "8080", "HOST": "127.0.0.1", "BASE_URL": "https://app.example.com/",
+				"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "OIDC_CLIENT_SECRET": "csecret",
+				"OIDC_SCOPES": "openid,email", "SESSION_SECRET": goodSecret + ", " + otherSecret,
+				"SESSION_MAX_AGE": "2h", "PROVIDER_TIMEOUT": "3s", "LOG_LEVEL": "debug",
+			},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 8080 || cfg.host != "127.0.0.1" || cfg.baseURL.String() != "https://app.example.com" {
+					t.Errorf("listen = %q:%d base %v", cfg.host, cfg.port, cfg.baseURL)
+				}
+				if cfg.issuer != "https://id.example.com" || cfg.clientID != "cid" || cfg.clientSecret != "csecret" {
+					t.Errorf("provider = %q %q %q", cfg.issuer, cfg.clientID, cfg.clientSecret)
+				}
+				if !slices.Equal(cfg.scopes, []string{"openid", "email"}) {
+					t.Errorf("scopes = %q", cfg.scopes)
+				}
+				if !slices.Equal(cfg.sessionSecrets, []string{goodSecret, otherSecret}) {
+					t.Errorf("secrets = %q, want both, newest first", cfg.sessionSecrets)
+				}
+				if cfg.sessionMaxAge != 2*time.Hour || cfg.providerTimeout != 3*time.Second || cfg.logLevel != slog.LevelDebug {
+					t.Errorf("max age %v, timeout %v, log level %v", cfg.sessionMaxAge, cfg.providerTimeout, cfg.logLevel)
+				}
+			},
+		},
+		{
+			name: "flags override the environment",
+			env:  map[string]string{"PORT": "4000", "OIDC_SCOPES": "openid"},
+			args: []string{"--env-file=", "--port=5000", "--oidc-scopes", "openid profile"},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 5000 || !slices.Equal(cfg.scopes, []string{"openid", "profile"}) {
+					t.Errorf("port %d scopes %q, want the flags' 5000 and openid profile", cfg.port, cfg.scopes)
+				}
+			},
+		},
+		{
+			name:   "a .env file fills in what the environment leaves out",
+			dotenv: "PORT=4000\nOIDC_SCOPES=openid email\n",
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 4000 || !slices.Equal(cfg.scopes, []string{"openid", "email"}) {
+					t.Errorf("port %d scopes %q, want .env's 4000 and openid email", cfg.port, cfg.scopes)
+				}
+			},
+		},
+		{
+			name:   "the environment overrides .env",
+			env:    map[string]string{"PORT": "5000"},
+			dotenv: "PORT=4000\nLOG_LEVEL=warn\n",
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 5000 || cfg.logLevel != slog.LevelWarn {
+					t.Errorf("port %d level %v, want the environment's 5000 and .env's warn", cfg.port, cfg.logLevel)
+				}
+			},
+		},
+		{
+			name:   "flags override .env",
+			dotenv: "PORT=4000\n",
+			args:   []string{"--port=0"},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.port != 0 {
+					t.Errorf("port %d, want the flag's 0", cfg.port)
+				}
+			},
+		},
+		{
+			name:   "a .env file configures a real provider",
+			dotenv: "OIDC_ISSUER=https://id.example.com\nOIDC_CLIENT_ID=cid\nSESSION_SECRET=" + goodSecret + "\n",
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "https://id.example.com" || cfg.clientID != "cid" || !slices.Equal(cfg.sessionSecrets, []string{goodSecret}) {
+					t.Errorf("issuer %q client %q secrets %q", cfg.issuer, cfg.clientID, cfg.sessionSecrets)
+				}
+			},
+		},
+		{
+			name: "Auth0 names",
+			env: map[string]string{
+				"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_CLIENT_ID": "a0id", "AUTH0_CLIENT_SECRET": "a0secret",
+				"APP_SECRET_KEY": goodSecret,
+			},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "https://tenant.eu.auth0.com/" {
+					t.Errorf("issuer = %q, want https://tenant.eu.auth0.com/", cfg.issuer)
+				}
+				if cfg.clientID != "a0id" || cfg.clientSecret != "a0secret" || !slices.Equal(cfg.sessionSecrets, []string{goodSecret}) {
+					t.Errorf("client %q %q secrets %q", cfg.clientID, cfg.clientSecret, cfg.sessionSecrets)
+				}
+			},
+		},
+		{
+			name: "Auth0 domain written as a URL",
+			env:  map[string]string{"AUTH0_DOMAIN": "https://tenant.eu.auth0.com/", "AUTH0_CLIENT_ID": "a0id", "APP_SECRET_KEY": goodSecret},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "https://tenant.eu.auth0.com/" {
+					t.Errorf("issuer = %q, want https://tenant.eu.auth0.com/", cfg.issuer)
+				}
+			},
+		},
+		{
+			name: "OIDC names win over Auth0 names",
+			env: map[string]string{
+				"OIDC_ISSUER": "https://id.example.com", "AUTH0_DOMAIN": "tenant.eu.auth0.com",
+				"OIDC_CLIENT_ID": "cid", "AUTH0_CLIENT_ID": "a0id",
+				"SESSION_SECRET": goodSecret, "APP_SECRET_KEY": otherSecret,
+			},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "https://id.example.com" || cfg.clientID != "cid" || !slices.Equal(cfg.sessionSecrets, []string{goodSecret}) {
+					t.Errorf("issuer %q client %q secrets %q", cfg.issuer, cfg.clientID, cfg.sessionSecrets)
+				}
+			},
+		},
+		{
+			name: "http issuer on loopback",
+			env:  map[string]string{"OIDC_ISSUER": "http://127.0.0.1:9000", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "http://127.0.0.1:9000" {
+					t.Errorf("issuer = %q", cfg.issuer)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"latchkey"}, tt.args...)
+			if tt.dotenv != "" {
+				args = append(args, "--env-file="+writeDotenv(t, tt.dotenv))
+			}
+			var stdout bytes.Buffer
+			cfg, err := loadConfig(args, fakeEnv(tt.env), &stdout)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("loadConfig printed %q", stdout.String())
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func TestLoadConfigWithoutDotenvInWorkingDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{name: "default .env missing is fine", args: []string{"latchkey"}},
+		{name: "no env file at all", args: []string{"latchkey", "--env-file="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(tt.args, fakeEnv(nil), io.Discard)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.port != 3000 {
+				t.Errorf("port = %d, want 3000", cfg.port)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret}
+	with := func(changes map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range provider {
+			env[k] = v
+		}
+		for k, v := range changes {
+			if v == "" {
+				delete(env, k)
+			} else {
+				env[k] = v
+			}
+		}
+		return env
+	}
+	missingEnvFile := filepath.Join(t.TempDir(), "missing.env")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string // the settings the error names, in order
+	}{
+		{name: "real provider without a session secret", env: with(map[string]string{"SESSION_SECRET": ""}), want: []string{"SESSION_SECRET"}},
+		{name: "short session secret", env: with(map[string]string{"SESSION_SECRET": "too-short"}), want: []string{"SESSION_SECRET"}},
+		{name: "short second session secret", env: with(map[string]string{"SESSION_SECRET": goodSecret + ",short"}), want: []string{"SESSION_SECRET"}},
+		{name: "short secret in development too", env: map[string]string{"SESSION_SECRET": "short"}, want: []string{"SESSION_SECRET"}},
+		{name: "short secret under its Auth0 name", env: map[string]string{"APP_SECRET_KEY": "short"}, want: []string{"APP_SECRET_KEY"}},
+		{name: "port not a number", env: map[string]string{"PORT": "http"}, want: []string{"PORT"}},
+		{name: "port out of range", env: map[string]string{"PORT": "70000"}, want: []string{"PORT"}},
+		{name: "negative port", env: map[string]string{"PORT": "-1"}, want: []string{"PORT"}},
+		{name: "bad port flag", args: []string{"--port=abc"}, want: []string{"--port"}},
+		{name: "base URL with a path", env: map[string]string{"BASE_URL": "https://app.example.com/app"}, want: []string{"BASE_URL"}},
+		{name: "base URL with an ftp scheme", env: map[string]string{"BASE_URL": "ftp://app.example.com"}, want: []string{"BASE_URL"}},
+		{name: "base URL without a host", env: map[string]string{"BASE_URL": "app.example.com"}, want: []string{"BASE_URL"}},
+		{name: "base URL with a query", env: map[string]string{"BASE_URL": "https://app.example.com?x=1"}, want: []string{"BASE_URL"}},
+		{name: "http issuer on a public host", env: with(map[string]string{"OIDC_ISSUER": "http://id.example.com"}), want: []string{"OIDC_ISSUER"}},
+		{name: "issuer without a scheme", env: with(map[string]string{"OIDC_ISSUER": "id.example.com"}), want: []string{"OIDC_ISSUER"}},
+		{name: "issuer without a client id", env: with(map[string]string{"OIDC_CLIENT_ID": ""}), want: []string{"OIDC_CLIENT_ID"}},
+		{name: "client id without an issuer", env: map[string]string{"OIDC_CLIENT_ID": "cid"}, want: []string{"OIDC_ISSUER"}},
+		{name: "zero session lifetime", env: map[string]string{"SESSION_MAX_AGE": "0s"}, want: []string{"SESSION_MAX_AGE"}},
+		{name: "provider timeout not a duration", env: map[string]string{"PROVIDER_TIMEOUT": "soon"}, want: []string{"PROVIDER_TIMEOUT"}},
+		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{"LOG_LEVEL"}},
+		{
+			name: "several bad settings at once",
+			env: map[string]string{
+				"PORT": "x", "BASE_URL": "ftp://app.example.com", "OIDC_ISSUER": "http://id.example.com",
+				"SESSION_SECRET": "short",
+			},
+			want: []string{"PORT", "BASE_URL", "OIDC_ISSUER", "OIDC_CLIENT_ID", "SESSION_SECRET"},
+		},
+		{name: "unknown flag", args: []string{"--no-such-flag"}, want: []string{"flag provided but not defined"}},
+		{name: "stray argument", args: []string{"serve"}, want: []string{`unexpected argument "serve"`}},
+		{name: "env file that does not exist", args: []string{"--env-file=" + missingEnvFile}, want: []string{"env file " + missingEnvFile}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"latchkey"}
+			if !slices.ContainsFunc(tt.args, func(a string) bool { return strings.HasPrefix(a, "--env-file") }) {
+				args = append(args, "--env-file=")
+			}
+			args = append(args, tt.args...)
+			var stdout bytes.Buffer
+			cfg, err := loadConfig(args, fakeEnv(tt.env), &stdout)
+			if err == nil {
+				t.Fatalf("loadConfig accepted the configuration: %+v", cfg)
+			}
+			got := problemsOf(t, err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("error names %q, want %q\n%v", got, tt.want, err)
+			}
+			for i, want := range tt.want {
+				if !strings.HasPrefix(got[i], want) {
+					t.Errorf("problem %d names %q, want %q\n%v", i, got[i], want, err)
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("loadConfig printed %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestLoadConfigHelp(t *testing.T) {
+	tests := []struct {
+		name string
+		arg  string
+	}{
+		{name: "long", arg: "--help"},
+		{name: "short", arg: "-h"},
+		{name: "single dash", arg: "-help"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			_, err := loadConfig([]string{"latchkey", tt.arg}, fakeEnv(nil), &stdout)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("error = %v, want flag.ErrHelp", err)
+			}
+			usage := stdout.String()
+			for _, name := range []string{
+				"PORT", "BASE_URL", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES",
+				"SESSION_SECRET", "AUTH0_DOMAIN", "APP_SECRET_KEY", "--env-file", "--version",
+			} {
+				if !strings.Contains(usage, name) {
+					t.Errorf("usage does not mention %s", name)
+				}
+			}
+			for _, def := range []string{"(default: 3000)", "(default: openid profile email)", "(default: 24h)", "(default: .env"} {
+				if !strings.Contains(usage, def) {
+					t.Errorf("usage does not show %s", def)
+				}
+			}
+		})
+	}
+}
+
+func TestRunBeforeServing(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantCfgErr string // a setting the configuration error names
+		wantStdout string // a prefix of what is printed
+	}{
+		{name: "bad setting", args: []string{"--port=nope"}, wantCfgErr: "--port"},
+		{name: "real provider without a secret", env: map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid"}, wantCfgErr: "SESSION_SECRET"},
+		{name: "version", args: []string{"--version"}, wantStdout: "latchkey "},
+		{name: "help", args: []string{"--help"}, wantStdout: "Usage: latchkey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			// Nothing here may serve; were it to, the cancelled context stops it.
+			cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, append([]string{"latchkey", "--env-file="}, tt.args...), fakeEnv(tt.env), &stdout, &stderr)
+			if tt.wantCfgErr != "" {
+				if !slices.ContainsFunc(problemsOf(t, err), func(p string) bool { return strings.HasPrefix(p, tt.wantCfgErr) }) {
+					t.Errorf("error %v does not name %s", err, tt.wantCfgErr)
+				}
+			} else if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if !strings.HasPrefix(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout = %q, want it to start with %q", stdout.String(), tt.wantStdout)
+			}
+			if tt.wantStdout == "latchkey " && strings.Count(stdout.String(), "\n") != 1 {
+				t.Errorf("version output %q is not one line", stdout.String())
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
+
+// exitStatusChild is set in the environment of the copy of this test
+// binary that runs main.
+const exitStatusChild = "LATCHKEY_CONFIG_TEST_RUN_MAIN"
+
+func TestMainExitStatusForBadConfiguration(t *testing.T) {
+	if os.Getenv(exitStatusChild) == "1" {
+		os.Args = []string{"latchkey", "--env-file="}
+		main()
+		return
+	}
+	tests := []struct {
+		name     string
+		env      []string
+		wantCode int
+		wantErr  []string
+	}{
+		{name: "bad port", env: []string{"PORT=nope"}, wantCode: 2, wantErr: []string{"latchkey: invalid configuration", "PORT:"}},
+		{name: "several bad settings", env: []string{"PORT=nope", "BASE_URL=ftp://x.example.com"}, wantCode: 2, wantErr: []string{"PORT:", "BASE_URL:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Should a regression accept the configuration, the program would
+			// serve; the deadline ends it and the test fails.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainExitStatusForBadConfiguration$")
+			cmd.Env = append([]string{exitStatusChild + "=1"}, tt.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) || exitErr.ExitCode() != tt.wantCode {
+				t.Fatalf("exit = %v, want status %d\nstderr: %s", err, tt.wantCode, stderr.String())
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr does not contain %q:\n%s", want, stderr.String())
+				}
+			}
+			for _, trace := range []string{"goroutine ", "panic", ".go:"} {
+				if strings.Contains(stderr.String(), trace) {
+					t.Errorf("stderr has a stack trace (%q):\n%s", trace, stderr.String())
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
