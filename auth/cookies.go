@@ -45,9 +45,9 @@ type CookieConfig struct {
 	SessionMaxAge time.Duration
 }
 
-// loginMaxAge bounds a login attempt: a user who takes longer at the
+// LoginMaxAge bounds a login attempt: a user who takes longer at the
 // provider starts again.
-const loginMaxAge = 10 * time.Minute
+const LoginMaxAge = 10 * time.Minute
 
 // NewCookies derives signing and encryption keys from each secret.
 func NewCookies(cfg CookieConfig) (*Cookies, error) {
@@ -63,7 +63,7 @@ func NewCookies(cfg CookieConfig) (*Cookies, error) {
 		if err != nil {
 			return nil, err
 		}
-		lc, err := codec(secret, "login", loginMaxAge)
+		lc, err := codec(secret, "login", LoginMaxAge)
 		if err != nil {
 			return nil, err
 		}

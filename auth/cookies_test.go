@@ -144,9 +144,9 @@ func TestCookieSecretRotation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sealer := newTestCookies(t, true, tt.sealer...)
 			opener := newTestCookies(t, true, tt.opener...)
-			store := NewMemoryStore()
-			sealing := NewSessions(SessionsConfig{Store: store, Cookies: sealer, MaxAge: time.Hour})
-			opening := NewSessions(SessionsConfig{Store: store, Cookies: opener, MaxAge: time.Hour})
+			store := NewMemoryStore(nil)
+			sealing := NewSessions(SessionsConfig{Store: store, Cookies: sealer, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
+			opening := NewSessions(SessionsConfig{Store: store, Cookies: opener, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 
 			rec := httptest.NewRecorder()
 			if err := sealing.Start(t.Context(), rec, httptest.NewRequest(http.MethodGet, "/callback", nil), &Session{User: User{Subject: "ada"}}); err != nil {
@@ -193,7 +193,7 @@ func TestCookieAttributes(t *testing.T) {
 		{
 			name: "session", secure: true, base: "latchkey", maxAge: time.Hour,
 			set: func(t *testing.T, c *Cookies, w http.ResponseWriter) {
-				s := NewSessions(SessionsConfig{Store: NewMemoryStore(), Cookies: c, MaxAge: time.Hour})
+				s := NewSessions(SessionsConfig{Store: NewMemoryStore(nil), Cookies: c, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 				if err := s.Start(t.Context(), w, httptest.NewRequest(http.MethodGet, "/callback", nil), &Session{}); err != nil {
 					t.Fatalf("Start: %v", err)
 				}
@@ -226,7 +226,7 @@ func TestCookieAttributes(t *testing.T) {
 		{
 			name: "session over plain http", secure: false, base: "latchkey", maxAge: time.Hour,
 			set: func(t *testing.T, c *Cookies, w http.ResponseWriter) {
-				s := NewSessions(SessionsConfig{Store: NewMemoryStore(), Cookies: c, MaxAge: time.Hour})
+				s := NewSessions(SessionsConfig{Store: NewMemoryStore(nil), Cookies: c, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 				if err := s.Start(t.Context(), w, httptest.NewRequest(http.MethodGet, "/callback", nil), &Session{}); err != nil {
 					t.Fatalf("Start: %v", err)
 				}
@@ -285,7 +285,7 @@ func TestCookieAttributes(t *testing.T) {
 
 func TestCookiePurposesAreSeparate(t *testing.T) {
 	c := newTestCookies(t, true, secretNew)
-	sessions := NewSessions(SessionsConfig{Store: NewMemoryStore(), Cookies: c, MaxAge: time.Hour})
+	sessions := NewSessions(SessionsConfig{Store: NewMemoryStore(nil), Cookies: c, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 	tests := []struct {
 		name     string
 		seal     func(w http.ResponseWriter) error

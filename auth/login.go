@@ -49,10 +49,10 @@ const loginCookiePrefix = "latchkey-login-"
 // fit is dropped: the login then lands on the default page.
 func (c *Cookies) SaveLoginAttempt(w http.ResponseWriter, a *LoginAttempt) error {
 	name := c.Name(loginCookiePrefix + a.State)
-	err := c.set(w, c.login, name, a, loginMaxAge)
+	err := c.set(w, c.login, name, a, LoginMaxAge)
 	if errors.Is(err, errCookieTooLarge) && a.ReturnTo != "" {
 		a.ReturnTo = ""
-		err = c.set(w, c.login, name, a, loginMaxAge)
+		err = c.set(w, c.login, name, a, LoginMaxAge)
 	}
 	return err
 }
@@ -112,7 +112,7 @@ const logoutCookie = "latchkey-logout"
 // remembers it in a short-lived cookie.
 func (c *Cookies) SaveLogoutState(w http.ResponseWriter) (string, error) {
 	state := randomString(32)
-	if err := c.set(w, c.login, c.Name(logoutCookie), state, loginMaxAge); err != nil {
+	if err := c.set(w, c.login, c.Name(logoutCookie), state, LoginMaxAge); err != nil {
 		return "", err
 	}
 	return state, nil

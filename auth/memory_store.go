@@ -1,26 +1,48 @@
 package auth
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
 
 // MemoryStore is a SessionStore held in this process's memory: sessions
-// end when the process does.
+// end when the process does, and are not shared with other processes.
 type MemoryStore struct {
+	now      func() time.Time
 	mu       sync.RWMutex
 	sessions map[string]Session
-	saves    int
+	claims   map[string]time.Time
 }
 
-// sweepEvery is how many saves pass between sweeps of expired sessions,
-// so abandoned sessions cannot pile up.
-const sweepEvery = 1024
+// NewMemoryStore returns an empty MemoryStore. now is its clock; nil means
+// time.Now.
+func NewMemoryStore(now func() time.Time) *MemoryStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{now: now, sessions: make(map[string]Session), claims: make(map[string]time.Time)}
+}
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{sessions: make(map[string]Session)}
+// Sweep deletes expired sessions and claims.
+func (m *MemoryStore) Sweep(context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, n := m.now(), 0
+	for key, s := range m.sessions {
+		if !now.Before(s.Deadline()) {
+			delete(m.sessions, key)
+			n++
+		}
+	}
+	for id, until := range m.claims {
+		if !now.Before(until) {
+			delete(m.claims, id)
+		}
+	}
+	return n, nil
 }
 
 // Save stores a copy of s under s.Key.
@@ -28,15 +50,6 @@ func (m *MemoryStore) Save(_ context.Context, s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sessions[s.Key] = *s
-	m.saves++
-	if m.saves%sweepEvery == 0 {
-		now := time.Now()
-		for key, sess := range m.sessions {
-			if !now.Before(sess.ExpiresAt) {
-				delete(m.sessions, key)
-			}
-		}
-	}
 	return nil
 }
 
@@ -45,10 +58,21 @@ func (m *MemoryStore) Load(_ context.Context, key string) (*Session, error) {
 	m.mu.RLock()
 	s, ok := m.sessions[key]
 	m.mu.RUnlock()
-	if !ok {
+	if !ok || !m.now().Before(s.Deadline()) {
 		return nil, ErrNoSession
 	}
 	return &s, nil
+}
+
+// Touch moves the session's last-seen time and idle limit.
+func (m *MemoryStore) Touch(_ context.Context, key string, lastSeen, idleUntil time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sessions[key]; ok && m.now().Before(s.Deadline()) {
+		s.LastSeen, s.IdleUntil = lastSeen, idleUntil
+		m.sessions[key] = s
+	}
+	return nil
 }
 
 // Delete removes the session stored under key, if any.
@@ -57,4 +81,55 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 	defer m.mu.Unlock()
 	delete(m.sessions, key)
 	return nil
+}
+
+// DeleteBySID removes every session with the provider session id sid.
+func (m *MemoryStore) DeleteBySID(_ context.Context, sid string) (int, error) {
+	return m.deleteWhere(func(s *Session) bool { return sid != "" && s.ProviderSID == sid }), nil
+}
+
+// DeleteBySubject removes every session of subject but keep.
+func (m *MemoryStore) DeleteBySubject(_ context.Context, subject, keep string) (int, error) {
+	return m.deleteWhere(func(s *Session) bool { return s.User.Subject == subject && s.Key != keep }), nil
+}
+
+func (m *MemoryStore) deleteWhere(match func(*Session) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, n := m.now(), 0
+	for key, s := range m.sessions {
+		if match(&s) {
+			delete(m.sessions, key)
+			if now.Before(s.Deadline()) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ListBySubject returns copies of subject's live sessions, newest first.
+func (m *MemoryStore) ListBySubject(_ context.Context, subject string) ([]*Session, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	now := m.now()
+	var list []*Session
+	for _, s := range m.sessions {
+		if s.User.Subject == subject && now.Before(s.Deadline()) {
+			list = append(list, &s)
+		}
+	}
+	slices.SortFunc(list, func(a, b *Session) int { return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key)) })
+	return list, nil
+}
+
+// Claim marks id as used until expires.
+func (m *MemoryStore) Claim(_ context.Context, id string, expires time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until, ok := m.claims[id]; ok && m.now().Before(until) {
+		return false, nil
+	}
+	m.claims[id] = expires
+	return true, nil
 }

@@ -15,62 +15,13 @@ import (
 // ErrNoSession reports that a request carries no live session.
 var ErrNoSession = errors.New("no session")
 
-// Session is one signed-in browser. Its data stays on the server; the
-// browser holds only a sealed, random id.
-type Session struct {
-	// Key names the session in the store. It is a hash of the id in the
-	// cookie, so the store's contents alone cannot be replayed as cookies.
-	Key string
-	// User is who signed in.
-	User User
-	// IDToken is kept for id_token_hint at logout; it never reaches a page.
-	IDToken string
-	// Tokens are the provider's access and refresh tokens.
-	Tokens Tokens
-	// ProviderSID is the provider's session id (the ID token's sid claim).
-	ProviderSID string
-	// CSRFToken guards this session's state-changing forms.
-	CSRFToken string
-	// CreatedAt is when the user signed in.
-	CreatedAt time.Time
-	// ExpiresAt is when the session ends, however active it is.
-	ExpiresAt time.Time
-	// UserAgent is the browser that signed in.
-	UserAgent string
-}
-
-// User is the signed-in person as the provider described them.
-type User struct {
-	Subject string
-	Name    string
-	Email   string
-	Picture string
-	// ClaimsJSON is the userinfo response, indented once at sign-in so
-	// pages never re-encode it.
-	ClaimsJSON string
-}
-
-// Tokens are the OAuth tokens of a session.
-type Tokens struct {
-	AccessToken  string
-	TokenType    string
-	RefreshToken string
-	Expiry       time.Time
-}
-
-// SessionStore keeps sessions by key. Implementations must be safe for
-// concurrent use and return ErrNoSession for an unknown key.
-type SessionStore interface {
-	Save(ctx context.Context, s *Session) error
-	Load(ctx context.Context, key string) (*Session, error)
-	Delete(ctx context.Context, key string) error
-}
-
-// Sessions ties the session cookie to the session store.
+// Sessions ties the session cookie to the session store and enforces the
+// session's limits.
 type Sessions struct {
 	store   SessionStore
 	cookies *Cookies
 	maxAge  time.Duration
+	idle    time.Duration
 	now     func() time.Time
 }
 
@@ -80,9 +31,15 @@ type SessionsConfig struct {
 	Cookies *Cookies
 	// MaxAge is a session's absolute lifetime.
 	MaxAge time.Duration
+	// IdleTimeout ends a session that has not been used for that long.
+	IdleTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// touchInterval is how stale a session's last-seen time may get before a
+// request records it: at most one store write per session per interval.
+const touchInterval = time.Minute
 
 // NewSessions returns Sessions over the given store and cookies.
 func NewSessions(cfg SessionsConfig) *Sessions {
@@ -90,7 +47,7 @@ func NewSessions(cfg SessionsConfig) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{store: cfg.Store, cookies: cfg.Cookies, maxAge: cfg.MaxAge, now: now}
+	return &Sessions{store: cfg.Store, cookies: cfg.Cookies, maxAge: cfg.MaxAge, idle: cfg.IdleTimeout, now: now}
 }
 
 const sessionCookie = "latchkey"
@@ -103,9 +60,11 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	now := s.now()
 	sess.Key = sessionKey(id)
 	sess.CSRFToken = randomString(32)
-	sess.CreatedAt = now
-	sess.ExpiresAt = now.Add(s.maxAge)
 	sess.UserAgent = r.UserAgent()
+	sess.CreatedAt = now
+	sess.LastSeen = now
+	sess.IdleUntil = now.Add(s.idle)
+	sess.ExpiresAt = now.Add(s.maxAge)
 	if err := s.store.Save(ctx, sess); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
@@ -113,7 +72,8 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // Load returns the request's session, or ErrNoSession when the request
-// carries none, a forged one, or one that has ended.
+// carries none, a forged one, or one that has ended. A session used after
+// more than touchInterval has its last-seen time and idle limit moved on.
 func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	var id string
 	if err := s.cookies.get(r, s.cookies.session, s.cookies.Name(sessionCookie), &id); err != nil {
@@ -123,11 +83,95 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !s.now().Before(sess.ExpiresAt) {
-		_ = s.store.Delete(ctx, sess.Key) // best effort: the session is over either way
+	now := s.now()
+	if !now.Before(sess.Deadline()) {
+		if err := s.store.Delete(ctx, sess.Key); err != nil {
+			return nil, fmt.Errorf("delete expired session: %w", err)
+		}
 		return nil, ErrNoSession
 	}
+	if now.Sub(sess.LastSeen) >= touchInterval {
+		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
+		if err := s.store.Touch(ctx, sess.Key, sess.LastSeen, sess.IdleUntil); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
+	}
 	return sess, nil
+}
+
+// List returns the live sessions of sess's user, newest first.
+func (s *Sessions) List(ctx context.Context, sess *Session) ([]*Session, error) {
+	list, err := s.store.ListBySubject(ctx, sess.User.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return list, nil
+}
+
+// EndOther ends the session under key if it belongs to sess's user; a key
+// of someone else's session is left alone and reported as ErrNoSession.
+func (s *Sessions) EndOther(ctx context.Context, sess *Session, key string) error {
+	other, err := s.store.Load(ctx, key)
+	if err != nil {
+		return err
+	}
+	if other.User.Subject != sess.User.Subject {
+		return ErrNoSession
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// EndAllOthers ends every session of sess's user but sess.
+func (s *Sessions) EndAllOthers(ctx context.Context, sess *Session) (int, error) {
+	n, err := s.store.DeleteBySubject(ctx, sess.User.Subject, sess.Key)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions: %w", err)
+	}
+	return n, nil
+}
+
+// EndBySID ends the sessions the provider knows by sid (back-channel logout).
+func (s *Sessions) EndBySID(ctx context.Context, sid string) (int, error) {
+	n, err := s.store.DeleteBySID(ctx, sid)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions by sid: %w", err)
+	}
+	return n, nil
+}
+
+// EndBySubject ends every session of the user with subject.
+func (s *Sessions) EndBySubject(ctx context.Context, subject string) (int, error) {
+	n, err := s.store.DeleteBySubject(ctx, subject, "")
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions by subject: %w", err)
+	}
+	return n, nil
+}
+
+// ClaimOnce reports whether id is used for the first time within ttl; the
+// store remembers it across processes, so a replay is caught anywhere.
+func (s *Sessions) ClaimOnce(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	ok, err := s.store.Claim(ctx, id, s.now().Add(ttl))
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// Save writes sess back to the store, after its tokens changed.
+func (s *Sessions) Save(ctx context.Context, sess *Session) error {
+	if err := s.store.Save(ctx, sess); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// Reload reads sess again from the store.
+func (s *Sessions) Reload(ctx context.Context, sess *Session) (*Session, error) {
+	return s.store.Load(ctx, sess.Key)
 }
 
 // End deletes the session and clears its cookie.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,12 +27,12 @@ type testSessions struct {
 func newTestSessions(t *testing.T, maxAge time.Duration) *testSessions {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	store := NewMemoryStore()
+	store := NewMemoryStore(clock.Now)
 	cookies, err := NewCookies(CookieConfig{Secrets: []string{secretNew}, Secure: true, SessionMaxAge: maxAge})
 	if err != nil {
 		t.Fatalf("NewCookies: %v", err)
 	}
-	s := NewSessions(SessionsConfig{Store: store, Cookies: cookies, MaxAge: maxAge, Now: clock.Now})
+	s := NewSessions(SessionsConfig{Store: store, Cookies: cookies, MaxAge: maxAge, IdleTimeout: maxAge, Now: clock.Now})
 	return &testSessions{Sessions: s, store: store, clock: clock}
 }
 
@@ -260,9 +261,9 @@ func TestMemoryStoreConcurrentUse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := NewMemoryStore()
+			store := NewMemoryStore(nil)
 			expires := time.Now().Add(time.Hour)
-			shared := &Session{Key: "shared", User: User{Subject: "shared"}, ExpiresAt: expires}
+			shared := &Session{Key: "shared", User: User{Subject: "shared"}, ExpiresAt: expires, IdleUntil: expires}
 			if err := store.Save(t.Context(), shared); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
@@ -273,7 +274,7 @@ func TestMemoryStoreConcurrentUse(t *testing.T) {
 					key := fmt.Sprintf("key-%d", w)
 					for i := range tt.rounds {
 						want := fmt.Sprintf("user-%d-%d", w, i)
-						if err := store.Save(t.Context(), &Session{Key: key, User: User{Subject: want}, ExpiresAt: expires}); err != nil {
+						if err := store.Save(t.Context(), &Session{Key: key, User: User{Subject: want}, ExpiresAt: expires, IdleUntil: expires}); err != nil {
 							errs <- fmt.Errorf("save %s: %w", key, err)
 							return
 						}
@@ -316,8 +317,8 @@ func TestMemoryStoreReturnsCopies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := NewMemoryStore()
-			saved := &Session{Key: "k", User: User{Name: "Ada"}, ExpiresAt: time.Now().Add(time.Hour)}
+			store := NewMemoryStore(nil)
+			saved := &Session{Key: "k", User: User{Name: "Ada"}, ExpiresAt: time.Now().Add(time.Hour), IdleUntil: time.Now().Add(time.Hour)}
 			if err := store.Save(t.Context(), saved); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
@@ -335,4 +336,77 @@ func TestMemoryStoreReturnsCopies(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSessionIdleTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		activity []time.Duration // pauses between requests before the last one
+		wantLive bool
+	}{
+		{name: "used within the idle limit", activity: []time.Duration{29 * time.Minute}, wantLive: true},
+		{name: "idle one second past the limit", activity: []time.Duration{30*time.Minute + time.Second}, wantLive: false},
+		{name: "kept alive by use", activity: []time.Duration{20 * time.Minute, 20 * time.Minute, 20 * time.Minute}, wantLive: true},
+		{name: "kept alive by use, then idle", activity: []time.Duration{20 * time.Minute, 31 * time.Minute}, wantLive: false},
+		{name: "use cannot pass the absolute limit", activity: []time.Duration{25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 25 * time.Minute}, wantLive: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSessionsWithIdle(t, 2*time.Hour, 30*time.Minute)
+			_, rec := s.start(t, "ada")
+			var err error
+			for _, pause := range tt.activity {
+				s.clock.Advance(pause)
+				_, err = s.Load(t.Context(), requestWith(rec))
+				if err != nil {
+					break
+				}
+			}
+			if live := err == nil; live != tt.wantLive {
+				t.Fatalf("after %v: live = %v (err %v), want %v", tt.activity, live, err, tt.wantLive)
+			}
+		})
+	}
+}
+
+func TestSessionTouchWritesAtMostOncePerMinute(t *testing.T) {
+	s := newTestSessionsWithIdle(t, 2*time.Hour, 30*time.Minute)
+	counting := &countingStore{SessionStore: s.store}
+	s.Sessions.store = counting
+	_, rec := s.start(t, "ada")
+	// Requests every 5 seconds for 10 minutes.
+	for range 120 {
+		s.clock.Advance(5 * time.Second)
+		if _, err := s.Load(t.Context(), requestWith(rec)); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+	}
+	if counting.touches < 9 || counting.touches > 10 {
+		t.Errorf("%d store writes in 10 minutes of activity, want about one a minute", counting.touches)
+	}
+}
+
+type countingStore struct {
+	SessionStore
+	touches int
+}
+
+func (c *countingStore) Touch(ctx context.Context, key string, seen, idle time.Time) error {
+	c.touches++
+	return c.SessionStore.Touch(ctx, key, seen, idle)
+}
+
+func newTestSessionsWithIdle(t *testing.T, maxAge, idle time.Duration) *testSessions {
+	t.Helper()
+	s := newTestSessions(t, maxAge)
+	s.Sessions.idle = idle
+	return s
+}
+
+func requestWith(rec *httptest.ResponseRecorder) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	for _, c := range rec.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	return r
 }

@@ -1,0 +1,396 @@
+// Package storetest is the test suite every auth.SessionStore must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"latchkey/auth"
+)
+
+// Clock is a fake clock the suite moves; stores under test must read time
+// from it.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock set to the real time, so that deadlines it
+// makes are in the real future too (for stores whose backend expires
+// entries by the real clock).
+func NewClock() *Clock { return &Clock{now: time.Now().Truncate(time.Millisecond)} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d (backwards when d is negative).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Options describe the store under test.
+type Options struct {
+	// ExpiresItself says the backend deletes expired entries by itself, by
+	// the real clock, so Sweep may do nothing.
+	ExpiresItself bool
+}
+
+// Open returns a new, empty store that reads time from clock. Several
+// calls in one test must return stores sharing one backend when the store
+// is meant to be shared by several processes; otherwise independent ones.
+type Open func(t *testing.T, clock *Clock) auth.SessionStore
+
+// Run runs the suite against stores made by open.
+func Run(t *testing.T, open Open, opts Options) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, s auth.SessionStore, clock *Clock)
+	}{
+		{"SaveLoad", testSaveLoad},
+		{"LoadUnknown", testLoadUnknown},
+		{"SaveReplaces", testSaveReplaces},
+		{"Touch", testTouch},
+		{"Delete", testDelete},
+		{"DeleteBySID", testDeleteBySID},
+		{"DeleteBySubject", testDeleteBySubject},
+		{"ListBySubject", testListBySubject},
+		{"IdleExpiry", testIdleExpiry},
+		{"AbsoluteExpiry", testAbsoluteExpiry},
+		{"Claim", testClaim},
+		{"Concurrent", testConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := NewClock()
+			tt.test(t, open(t, clock), clock)
+		})
+	}
+	t.Run("Sweep", func(t *testing.T) {
+		clock := NewClock()
+		testSweep(t, open(t, clock), clock, opts)
+	})
+}
+
+var seq atomic.Int64
+
+// NewSession returns a live session of subject with a unique key, as the
+// app would save it at login.
+func NewSession(clock *Clock, subject string) *auth.Session {
+	now := clock.Now()
+	n := seq.Add(1)
+	return &auth.Session{
+		Key:         fmt.Sprintf("key-%d-%d", now.UnixNano(), n),
+		User:        auth.User{Subject: subject, Name: "User " + subject, Email: subject + "@example.com", ClaimsJSON: `{"sub": "` + subject + `"}`},
+		IDToken:     "id-token",
+		Tokens:      auth.Tokens{AccessToken: "access", TokenType: "Bearer", RefreshToken: "refresh", Expiry: now.Add(time.Hour)},
+		ProviderSID: fmt.Sprintf("sid-%d", n),
+		CSRFToken:   "csrf",
+		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+		CreatedAt:   now.Add(time.Duration(n) * time.Millisecond),
+		LastSeen:    now,
+		IdleUntil:   now.Add(30 * time.Minute),
+		ExpiresAt:   now.Add(24 * time.Hour),
+	}
+}
+
+func save(t *testing.T, s auth.SessionStore, sess *auth.Session) {
+	t.Helper()
+	if err := s.Save(context.Background(), sess); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+}
+
+func mustLoad(t *testing.T, s auth.SessionStore, key string) *auth.Session {
+	t.Helper()
+	got, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", key, err)
+	}
+	return got
+}
+
+func mustBeGone(t *testing.T, s auth.SessionStore, key string) {
+	t.Helper()
+	if got, err := s.Load(context.Background(), key); !errors.Is(err, auth.ErrNoSession) {
+		t.Fatalf("Load(%s) = %v, %v; want ErrNoSession", key, got, err)
+	}
+}
+
+func equal(t *testing.T, got, want *auth.Session) {
+	t.Helper()
+	same := got.Key == want.Key && got.User == want.User && got.IDToken == want.IDToken &&
+		got.Tokens.AccessToken == want.Tokens.AccessToken && got.Tokens.TokenType == want.Tokens.TokenType &&
+		got.Tokens.RefreshToken == want.Tokens.RefreshToken && got.Tokens.Expiry.Equal(want.Tokens.Expiry) &&
+		got.ProviderSID == want.ProviderSID && got.CSRFToken == want.CSRFToken && got.UserAgent == want.UserAgent &&
+		got.CreatedAt.Equal(want.CreatedAt) && got.LastSeen.Equal(want.LastSeen) &&
+		got.IdleUntil.Equal(want.IdleUntil) && got.ExpiresAt.Equal(want.ExpiresAt)
+	if !same {
+		t.Fatalf("session = %+v\nwant %+v", got, want)
+	}
+}
+
+func testSaveLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
+	want := NewSession(clock, "ada")
+	save(t, s, want)
+	equal(t, mustLoad(t, s, want.Key), want)
+}
+
+func testLoadUnknown(t *testing.T, s auth.SessionStore, _ *Clock) {
+	mustBeGone(t, s, "no-such-key")
+}
+
+func testSaveReplaces(t *testing.T, s auth.SessionStore, clock *Clock) {
+	sess := NewSession(clock, "ada")
+	save(t, s, sess)
+	sess.Tokens.AccessToken, sess.Tokens.RefreshToken = "access-2", "refresh-2"
+	save(t, s, sess)
+	equal(t, mustLoad(t, s, sess.Key), sess)
+}
+
+func testTouch(t *testing.T, s auth.SessionStore, clock *Clock) {
+	sess := NewSession(clock, "ada")
+	save(t, s, sess)
+	clock.Advance(20 * time.Minute)
+	seen, idle := clock.Now(), clock.Now().Add(30*time.Minute)
+	if err := s.Touch(context.Background(), sess.Key, seen, idle); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	got := mustLoad(t, s, sess.Key)
+	if !got.LastSeen.Equal(seen) || !got.IdleUntil.Equal(idle) {
+		t.Fatalf("after Touch: LastSeen %v, IdleUntil %v; want %v, %v", got.LastSeen, got.IdleUntil, seen, idle)
+	}
+	// Past the first idle limit, alive thanks to the touch.
+	clock.Advance(20 * time.Minute)
+	mustLoad(t, s, sess.Key)
+	// A session past its deadline stays over: touching it does not revive it.
+	clock.Advance(31 * time.Minute)
+	if err := s.Touch(context.Background(), sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
+		t.Fatalf("Touch after the deadline: %v", err)
+	}
+	mustBeGone(t, s, sess.Key)
+	if err := s.Touch(context.Background(), "no-such-key", seen, idle); err != nil {
+		t.Fatalf("Touch of an unknown key: %v", err)
+	}
+	mustBeGone(t, s, "no-such-key")
+}
+
+func testDelete(t *testing.T, s auth.SessionStore, clock *Clock) {
+	a, b := NewSession(clock, "ada"), NewSession(clock, "ada")
+	save(t, s, a)
+	save(t, s, b)
+	if err := s.Delete(context.Background(), a.Key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	mustBeGone(t, s, a.Key)
+	mustLoad(t, s, b.Key)
+	if err := s.Delete(context.Background(), a.Key); err != nil {
+		t.Fatalf("Delete again: %v", err)
+	}
+	if list := listKeys(t, s, "ada"); len(list) != 1 || list[0] != b.Key {
+		t.Fatalf("ListBySubject after Delete = %v, want [%s]", list, b.Key)
+	}
+}
+
+func testDeleteBySID(t *testing.T, s auth.SessionStore, clock *Clock) {
+	a, b, other := NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "grace")
+	b.ProviderSID = a.ProviderSID
+	for _, sess := range []*auth.Session{a, b, other} {
+		save(t, s, sess)
+	}
+	n, err := s.DeleteBySID(context.Background(), a.ProviderSID)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteBySID = %d, %v; want 2", n, err)
+	}
+	mustBeGone(t, s, a.Key)
+	mustBeGone(t, s, b.Key)
+	mustLoad(t, s, other.Key)
+	if n, err := s.DeleteBySID(context.Background(), "no-such-sid"); err != nil || n != 0 {
+		t.Fatalf("DeleteBySID of an unknown sid = %d, %v; want 0", n, err)
+	}
+	if n, err := s.DeleteBySID(context.Background(), ""); err != nil || n != 0 {
+		t.Fatalf(`DeleteBySID("") = %d, %v; want 0`, n, err)
+	}
+}
+
+func testDeleteBySubject(t *testing.T, s auth.SessionStore, clock *Clock) {
+	a, b, c, other := NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "grace")
+	for _, sess := range []*auth.Session{a, b, c, other} {
+		save(t, s, sess)
+	}
+	n, err := s.DeleteBySubject(context.Background(), "ada", b.Key)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteBySubject keeping one = %d, %v; want 2", n, err)
+	}
+	mustBeGone(t, s, a.Key)
+	mustLoad(t, s, b.Key)
+	mustBeGone(t, s, c.Key)
+	mustLoad(t, s, other.Key)
+	n, err = s.DeleteBySubject(context.Background(), "ada", "")
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteBySubject = %d, %v; want 1", n, err)
+	}
+	mustBeGone(t, s, b.Key)
+	if list := listKeys(t, s, "ada"); len(list) != 0 {
+		t.Fatalf("ListBySubject after DeleteBySubject = %v", list)
+	}
+}
+
+func listKeys(t *testing.T, s auth.SessionStore, subject string) []string {
+	t.Helper()
+	list, err := s.ListBySubject(context.Background(), subject)
+	if err != nil {
+		t.Fatalf("ListBySubject: %v", err)
+	}
+	keys := make([]string, len(list))
+	for i, sess := range list {
+		keys[i] = sess.Key
+	}
+	return keys
+}
+
+func testListBySubject(t *testing.T, s auth.SessionStore, clock *Clock) {
+	older := NewSession(clock, "ada")
+	clock.Advance(time.Second)
+	newer := NewSession(clock, "ada")
+	save(t, s, older)
+	save(t, s, newer)
+	save(t, s, NewSession(clock, "grace"))
+	if got := listKeys(t, s, "ada"); len(got) != 2 || got[0] != newer.Key || got[1] != older.Key {
+		t.Fatalf("ListBySubject = %v, want [%s %s] (newest first)", got, newer.Key, older.Key)
+	}
+	list, _ := s.ListBySubject(context.Background(), "ada")
+	equal(t, list[0], newer)
+	if got := listKeys(t, s, "nobody"); len(got) != 0 {
+		t.Fatalf("ListBySubject of an unknown user = %v", got)
+	}
+}
+
+func testIdleExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
+	sess := NewSession(clock, "ada")
+	save(t, s, sess)
+	clock.Advance(30*time.Minute - time.Second)
+	mustLoad(t, s, sess.Key)
+	clock.Advance(time.Second)
+	mustBeGone(t, s, sess.Key)
+	if got := listKeys(t, s, "ada"); len(got) != 0 {
+		t.Fatalf("ListBySubject lists an idle session: %v", got)
+	}
+}
+
+func testAbsoluteExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
+	sess := NewSession(clock, "ada")
+	sess.ExpiresAt = clock.Now().Add(10 * time.Minute)
+	save(t, s, sess)
+	clock.Advance(5 * time.Minute)
+	// Activity cannot carry a session past its absolute limit.
+	if err := s.Touch(context.Background(), sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	clock.Advance(5 * time.Minute)
+	mustBeGone(t, s, sess.Key)
+}
+
+func testClaim(t *testing.T, s auth.SessionStore, clock *Clock) {
+	ctx := context.Background()
+	until := clock.Now().Add(10 * time.Minute)
+	if first, err := s.Claim(ctx, "jti-1", until); err != nil || !first {
+		t.Fatalf("first Claim = %v, %v; want true", first, err)
+	}
+	if again, err := s.Claim(ctx, "jti-1", until); err != nil || again {
+		t.Fatalf("second Claim = %v, %v; want false (a replay)", again, err)
+	}
+	if other, err := s.Claim(ctx, "jti-2", until); err != nil || !other {
+		t.Fatalf("Claim of another id = %v, %v; want true", other, err)
+	}
+	clock.Advance(10 * time.Minute)
+	if later, err := s.Claim(ctx, "jti-1", clock.Now().Add(time.Minute)); err != nil || !later {
+		t.Fatalf("Claim after expiry = %v, %v; want true", later, err)
+	}
+}
+
+func testConcurrent(t *testing.T, s auth.SessionStore, clock *Clock) {
+	ctx := context.Background()
+	const workers, rounds = 8, 25
+	var wg sync.WaitGroup
+	claimed := make(chan bool, workers)
+	errs := make(chan error, workers*rounds*4)
+	for w := range workers {
+		wg.Go(func() {
+			subject := fmt.Sprintf("user-%d", w%2)
+			for range rounds {
+				sess := NewSession(clock, subject)
+				if err := s.Save(ctx, sess); err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := s.Load(ctx, sess.Key); err != nil {
+					errs <- err
+				}
+				if err := s.Touch(ctx, sess.Key, clock.Now(), clock.Now().Add(time.Hour)); err != nil {
+					errs <- err
+				}
+				if _, err := s.ListBySubject(ctx, subject); err != nil {
+					errs <- err
+				}
+				if err := s.Delete(ctx, sess.Key); err != nil {
+					errs <- err
+				}
+			}
+			ok, err := s.Claim(ctx, "shared", clock.Now().Add(time.Minute))
+			if err != nil {
+				errs <- err
+			}
+			claimed <- ok
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(claimed)
+	for err := range errs {
+		t.Errorf("concurrent use: %v", err)
+	}
+	winners := 0
+	for ok := range claimed {
+		if ok {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d concurrent claims of one id succeeded, want exactly 1", winners)
+	}
+}
+
+func testSweep(t *testing.T, s auth.SessionStore, clock *Clock, opts Options) {
+	stale, live := NewSession(clock, "ada"), NewSession(clock, "ada")
+	live.IdleUntil = clock.Now().Add(2 * time.Hour)
+	save(t, s, stale)
+	save(t, s, live)
+	clock.Advance(time.Hour)
+	n, err := s.Sweep(context.Background())
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	mustLoad(t, s, live.Key)
+	if opts.ExpiresItself {
+		mustBeGone(t, s, stale.Key)
+		return
+	}
+	if n != 1 {
+		t.Errorf("Sweep removed %d sessions, want 1", n)
+	}
+	// Swept means deleted: turning the clock back does not revive it.
+	clock.Advance(-time.Hour)
+	mustBeGone(t, s, stale.Key)
+	mustLoad(t, s, live.Key)
+}
