@@ -1,0 +1,396 @@
+package boltstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"latchkey/auth"
+)
+
+// sweepBatch bounds the sessions one Sweep transaction removes, so a large
+// sweep does not hold the write lock for long.
+const sweepBatch = 1000
+
+// Save stores sess under sess.Key, replacing the session there and its index
+// entries.
+func (s *Store) Save(_ context.Context, sess *auth.Session) error {
+	if sess.Key == "" || strings.IndexByte(sess.Key, 0) >= 0 {
+		return fmt.Errorf("save session: key %q is empty or holds a NUL byte", sess.Key)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error { return bucketsOf(tx).save(sess) })
+	if err != nil {
+		return fail("save session", err)
+	}
+	return nil
+}
+
+// Load returns the live session stored under key, or auth.ErrNoSession.
+// A record that cannot be decoded counts as no session.
+func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
+	var sess *auth.Session
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sess = bucketsOf(tx).load(key)
+		return nil
+	})
+	if err != nil {
+		return nil, fail("load session", err)
+	}
+	if sess == nil || !s.now().Before(sess.Deadline()) {
+		return nil, auth.ErrNoSession
+	}
+	return sess, nil
+}
+
+// Touch moves the last-seen time and idle limit of the live session under
+// key. A session already past its deadline stays ended.
+func (s *Store) Touch(_ context.Context, key string, lastSeen, idleUntil time.Time) error {
+	now := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		sess := b.load(key)
+		if sess == nil || !now.Before(sess.Deadline()) {
+			return nil
+		}
+		if err := b.byDeadline.Delete(deadlineKey(sess.Deadline(), sess.Key)); err != nil {
+			return err
+		}
+		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
+		data, err := json.Marshal(sess)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		if err := b.sessions.Put([]byte(key), data); err != nil {
+			return err
+		}
+		return b.byDeadline.Put(deadlineKey(sess.Deadline(), sess.Key), []byte{})
+	})
+	if err != nil {
+		return fail("touch session", err)
+	}
+	return nil
+}
+
+// Delete removes the session under key and its index entries, if any.
+func (s *Store) Delete(_ context.Context, key string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		if sess := b.load(key); sess != nil {
+			if err := b.unindex(sess); err != nil {
+				return err
+			}
+		}
+		return b.sessions.Delete([]byte(key))
+	})
+	if err != nil {
+		return fail("delete session", err)
+	}
+	return nil
+}
+
+// DeleteBySID removes every session with the provider session id sid and
+// says how many of them were live.
+func (s *Store) DeleteBySID(_ context.Context, sid string) (int, error) {
+	if sid == "" {
+		return 0, nil
+	}
+	n, err := s.deleteIndexed(bucketBySID, sid, "", func(sess *auth.Session) bool { return sess.ProviderSID == sid })
+	if err != nil {
+		return 0, fail("delete sessions by sid", err)
+	}
+	return n, nil
+}
+
+// DeleteBySubject removes every session of subject but the one under keep
+// and says how many of them were live.
+func (s *Store) DeleteBySubject(_ context.Context, subject, keep string) (int, error) {
+	n, err := s.deleteIndexed(bucketBySubject, subject, keep, func(sess *auth.Session) bool { return sess.User.Subject == subject })
+	if err != nil {
+		return 0, fail("delete sessions by subject", err)
+	}
+	return n, nil
+}
+
+// deleteIndexed removes the sessions that the index bucket lists under
+// value, but keep; belongs confirms that a listed session really has that
+// value, and index entries it rejects are removed as stale.
+func (s *Store) deleteIndexed(index, value, keep string, belongs func(*auth.Session) bool) (int, error) {
+	now, n := s.now(), 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		idx := tx.Bucket([]byte(index))
+		// Collect first: deleting under a cursor can make it skip entries.
+		var entries [][]byte
+		for k := range indexEntries(idx, value) {
+			entries = append(entries, bytes.Clone(k))
+		}
+		for _, k := range entries {
+			key := string(k[len(value)+1:])
+			sess := b.load(key)
+			if sess == nil || !belongs(sess) {
+				if err := idx.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			if key == keep {
+				continue
+			}
+			if err := b.remove(sess); err != nil {
+				return err
+			}
+			if now.Before(sess.Deadline()) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ListBySubject returns subject's live sessions, newest first.
+func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Session, error) {
+	now := s.now()
+	var list []*auth.Session
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		for _, key := range indexEntries(b.bySubject, subject) {
+			sess := b.load(key)
+			if sess != nil && sess.User.Subject == subject && now.Before(sess.Deadline()) {
+				list = append(list, sess)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fail("list sessions", err)
+	}
+	slices.SortFunc(list, func(a, b *auth.Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
+	})
+	return list, nil
+}
+
+// Claim marks id as used until expires; it reports false when id is
+// already claimed and that claim has not expired.
+func (s *Store) Claim(_ context.Context, id string, expires time.Time) (bool, error) {
+	now, until := timeKey(s.now()), timeKey(expires)
+	claimed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		claims := tx.Bucket([]byte(bucketClaims))
+		if prev := claims.Get([]byte(id)); len(prev) == len(now) && bytes.Compare(now[:], prev) < 0 {
+			return nil
+		}
+		claimed = true
+		return claims.Put([]byte(id), until[:])
+	})
+	if err != nil {
+		return false, fail("claim id", err)
+	}
+	return claimed, nil
+}
+
+// Sweep removes expired sessions, with their index entries, and expired
+// claims, and says how many sessions it removed.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	now, total := s.now(), 0
+	for {
+		n, more, err := s.sweepSessions(now)
+		total += n
+		if err != nil {
+			return total, fail("sweep sessions", err)
+		}
+		if !more {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("sweep sessions: %w", err)
+		}
+	}
+	if err := s.sweepClaims(now); err != nil {
+		return total, fail("sweep claims", err)
+	}
+	return total, nil
+}
+
+// sweepSessions removes up to sweepBatch sessions whose deadline is not
+// after now, walking by_deadline from its start; more says whether
+// expired entries remain.
+func (s *Store) sweepSessions(now time.Time) (n int, more bool, err error) {
+	// An entry sorts before timeKey(now+1ns) exactly when its deadline is
+	// not after now: an entry with that very prefix is longer, so greater.
+	end := timeKey(now.Add(time.Nanosecond))
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		var entries [][]byte
+		c := b.byDeadline.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end[:]) < 0; k, _ = c.Next() {
+			if len(entries) == sweepBatch {
+				more = true
+				break
+			}
+			entries = append(entries, bytes.Clone(k))
+		}
+		for _, k := range entries {
+			if err := b.byDeadline.Delete(k); err != nil {
+				return err
+			}
+			key := k[len(end):]
+			record := b.sessions.Get(key)
+			if record == nil {
+				continue
+			}
+			switch sess := decode(string(key), record); {
+			case sess == nil:
+				// A record that cannot be decoded is already gone for
+				// Load; drop it with its last known deadline entry.
+				if err := b.sessions.Delete(key); err != nil {
+					return err
+				}
+			case !now.Before(sess.Deadline()):
+				if err := b.remove(sess); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, more, err
+}
+
+// sweepClaims removes claims that have expired by now.
+func (s *Store) sweepClaims(now time.Time) error {
+	nowKey := timeKey(now)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		claims := tx.Bucket([]byte(bucketClaims))
+		var expired [][]byte
+		err := claims.ForEach(func(id, until []byte) error {
+			if len(until) != len(nowKey) || bytes.Compare(until, nowKey[:]) <= 0 {
+				expired = append(expired, bytes.Clone(id))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range expired {
+			if err := claims.Delete(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// buckets are the store's buckets within one transaction.
+type buckets struct {
+	sessions, bySubject, bySID, byDeadline *bolt.Bucket
+}
+
+func bucketsOf(tx *bolt.Tx) buckets {
+	return buckets{
+		sessions:   tx.Bucket([]byte(bucketSessions)),
+		bySubject:  tx.Bucket([]byte(bucketBySubject)),
+		bySID:      tx.Bucket([]byte(bucketBySID)),
+		byDeadline: tx.Bucket([]byte(bucketByDeadline)),
+	}
+}
+
+// load decodes the session stored under key, live or not; nil when there
+// is none or its record cannot be decoded.
+func (b buckets) load(key string) *auth.Session {
+	return decode(key, b.sessions.Get([]byte(key)))
+}
+
+// decode decodes the record of the session under key; nil when there is
+// no record or it cannot be decoded.
+func decode(key string, data []byte) *auth.Session {
+	if data == nil {
+		return nil
+	}
+	var sess auth.Session
+	if err := json.Unmarshal(data, &sess); err != nil {
+		return nil
+	}
+	// The bucket key, not the record, says which session this is.
+	sess.Key = key
+	return &sess
+}
+
+// save stores sess, replacing the session under its key and that
+// session's index entries.
+func (b buckets) save(sess *auth.Session) error {
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	if old := b.load(sess.Key); old != nil {
+		if err := b.unindex(old); err != nil {
+			return err
+		}
+	}
+	if err := b.sessions.Put([]byte(sess.Key), data); err != nil {
+		return err
+	}
+	return b.index(sess)
+}
+
+// index adds the index entries of sess.
+func (b buckets) index(sess *auth.Session) error {
+	if err := b.bySubject.Put(indexKey(sess.User.Subject, sess.Key), []byte{}); err != nil {
+		return err
+	}
+	if sess.ProviderSID != "" {
+		if err := b.bySID.Put(indexKey(sess.ProviderSID, sess.Key), []byte{}); err != nil {
+			return err
+		}
+	}
+	return b.byDeadline.Put(deadlineKey(sess.Deadline(), sess.Key), []byte{})
+}
+
+// unindex removes the index entries of sess.
+func (b buckets) unindex(sess *auth.Session) error {
+	return errors.Join(
+		b.bySubject.Delete(indexKey(sess.User.Subject, sess.Key)),
+		b.bySID.Delete(indexKey(sess.ProviderSID, sess.Key)),
+		b.byDeadline.Delete(deadlineKey(sess.Deadline(), sess.Key)),
+	)
+}
+
+// remove deletes sess and its index entries.
+func (b buckets) remove(sess *auth.Session) error {
+	if err := b.unindex(sess); err != nil {
+		return err
+	}
+	return b.sessions.Delete([]byte(sess.Key))
+}
+
+// indexEntries yields the entries of the index bucket idx for value, each
+// with the session key it names.
+func indexEntries(idx *bolt.Bucket, value string) iter.Seq2[[]byte, string] {
+	prefix := indexKey(value, "")
+	return func(yield func([]byte, string) bool) {
+		c := idx.Cursor()
+		for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			key := k[len(prefix):]
+			// Keys hold no NUL byte, so this entry is one of a longer
+			// value that starts with value and a NUL.
+			if bytes.IndexByte(key, 0) >= 0 {
+				continue
+			}
+			if !yield(k, string(key)) {
+				return
+			}
+		}
+	}
+}
