@@ -1,0 +1,300 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"latchkey/auth"
+)
+
+// touchAttempts bounds how often Touch starts again when the session
+// changes between its read and its write.
+const touchAttempts = 5
+
+// Save stores sess under sess.Key, expiring at its Deadline, and indexes
+// it by subject and provider session id.
+func (s *Store) Save(ctx context.Context, sess *auth.Session) error {
+	deadline := sess.Deadline()
+	if !s.now().Before(deadline) {
+		// Already over: nothing to keep, and nothing older may stay.
+		return s.Delete(ctx, sess.Key)
+	}
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	// Touch never carries a session past ExpiresAt, so index sets that
+	// live until then outlive every member.
+	indexUntil := unixMilliCeil(sess.ExpiresAt)
+	_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "SET", s.sessionKey(sess.Key), data, "PXAT", unixMilliCeil(deadline))
+		index(ctx, p, s.subjectKey(sess.User.Subject), sess.Key, indexUntil)
+		if sess.ProviderSID != "" {
+			index(ctx, p, s.providerSIDKey(sess.ProviderSID), sess.Key, indexUntil)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail("save session", err)
+	}
+	return nil
+}
+
+// index adds member to set and makes the set live at least until until
+// (Unix ms): NX gives a new set its expiry, GT only ever extends it.
+func index(ctx context.Context, p redis.Pipeliner, set, member string, until int64) {
+	p.SAdd(ctx, set, member)
+	p.Do(ctx, "PEXPIREAT", set, until, "NX")
+	p.Do(ctx, "PEXPIREAT", set, until, "GT")
+}
+
+// Load returns the session stored under key, or auth.ErrNoSession when
+// there is none or it has passed its Deadline by the store's clock.
+func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
+	data, err := s.client.Get(ctx, s.sessionKey(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, auth.ErrNoSession
+	}
+	if err != nil {
+		return nil, fail("load session", err)
+	}
+	sess, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(sess.Deadline()) {
+		return nil, auth.ErrNoSession
+	}
+	return sess, nil
+}
+
+// Touch moves the session's last-seen time and idle limit, and its expiry
+// with them, never past ExpiresAt. A session that is gone or over stays so.
+func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.Time) error {
+	k := s.sessionKey(key)
+	touch := func(tx *redis.Tx) error {
+		data, err := tx.Get(ctx, k).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sess, err := decode(data)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if !now.Before(sess.Deadline()) {
+			return nil
+		}
+		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
+		data, err = json.Marshal(sess)
+		if err != nil {
+			return fmt.Errorf("encode session: %w", err)
+		}
+		deadline := sess.Deadline()
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if now.Before(deadline) {
+				p.Do(ctx, "SET", k, data, "PXAT", unixMilliCeil(deadline))
+			} else {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
+		return err
+	}
+	for range touchAttempts {
+		// WATCH makes the write fail if the session was deleted or
+		// changed since it was read, so a touch cannot bring it back.
+		err := s.client.Watch(ctx, touch, k)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return fail("touch session", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("touch session: it changed under every one of %d attempts", touchAttempts)
+}
+
+// Delete ends the session under key and drops it from its indexes.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	data, err := s.client.Get(ctx, s.sessionKey(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return fail("delete session", err)
+	}
+	sess, err := decode(data)
+	if err != nil {
+		// Unreadable, so its indexes are unknown; they drop it when met.
+		sess = &auth.Session{Key: key}
+	}
+	if _, err := s.remove(ctx, []*auth.Session{sess}, "", nil); err != nil {
+		return fail("delete session", err)
+	}
+	return nil
+}
+
+// DeleteBySID ends every session with the provider session id sid.
+func (s *Store) DeleteBySID(ctx context.Context, sid string) (int, error) {
+	if sid == "" {
+		return 0, nil
+	}
+	n, err := s.deleteIndexed(ctx, s.providerSIDKey(sid), func(sess *auth.Session) bool { return sess.ProviderSID == sid }, "")
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions by sid: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteBySubject ends every session of subject except the one under keep.
+func (s *Store) DeleteBySubject(ctx context.Context, subject, keep string) (int, error) {
+	n, err := s.deleteIndexed(ctx, s.subjectKey(subject), func(sess *auth.Session) bool { return sess.User.Subject == subject }, keep)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of user: %w", err)
+	}
+	return n, nil
+}
+
+// deleteIndexed deletes the sessions listed in set that belong there, but
+// keep, and counts those that were live.
+func (s *Store) deleteIndexed(ctx context.Context, set string, belongs func(*auth.Session) bool, keep string) (int, error) {
+	found, stale, err := s.members(ctx, set, belongs)
+	if err != nil {
+		return 0, err
+	}
+	found = slices.DeleteFunc(found, func(sess *auth.Session) bool { return sess.Key == keep })
+	deleted, err := s.remove(ctx, found, set, stale)
+	if err != nil {
+		return 0, fail("delete sessions", err)
+	}
+	now, n := s.now(), 0
+	for i, sess := range found {
+		// Another instance may have deleted it first; it counts there.
+		if deleted[i] && now.Before(sess.Deadline()) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// members reads the sessions listed in set that belong there, and the
+// members that name no such session (stale index entries).
+func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Session) bool) (found []*auth.Session, stale []string, err error) {
+	keys, err := s.client.SMembers(ctx, set).Result()
+	if err != nil {
+		return nil, nil, fail("read session index", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	sessionKeys := make([]string, len(keys))
+	for i, key := range keys {
+		sessionKeys[i] = s.sessionKey(key)
+	}
+	values, err := s.client.MGet(ctx, sessionKeys...).Result()
+	if err != nil {
+		return nil, nil, fail("read sessions", err)
+	}
+	for i, v := range values {
+		data, ok := v.(string)
+		if !ok {
+			stale = append(stale, keys[i])
+			continue
+		}
+		sess, err := decode([]byte(data))
+		if err != nil {
+			return nil, nil, err
+		}
+		if sess.Key != keys[i] || !belongs(sess) {
+			stale = append(stale, keys[i])
+			continue
+		}
+		found = append(found, sess)
+	}
+	return found, stale, nil
+}
+
+// remove deletes sessions with their index entries and drops stale
+// members from set, in one transaction; it reports which sessions were
+// still there to delete.
+func (s *Store) remove(ctx context.Context, sessions []*auth.Session, set string, stale []string) ([]bool, error) {
+	if len(sessions) == 0 && len(stale) == 0 {
+		return nil, nil
+	}
+	dels := make([]*redis.IntCmd, len(sessions))
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sess := range sessions {
+			dels[i] = p.Del(ctx, s.sessionKey(sess.Key))
+			p.SRem(ctx, s.subjectKey(sess.User.Subject), sess.Key)
+			if sess.ProviderSID != "" {
+				p.SRem(ctx, s.providerSIDKey(sess.ProviderSID), sess.Key)
+			}
+		}
+		if len(stale) > 0 {
+			p.SRem(ctx, set, anySlice(stale)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	deleted := make([]bool, len(sessions))
+	for i, del := range dels {
+		deleted[i] = del.Val() == 1
+	}
+	return deleted, nil
+}
+
+// ListBySubject returns subject's live sessions, newest first, and drops
+// index entries whose session has gone.
+func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Session, error) {
+	set := s.subjectKey(subject)
+	found, stale, err := s.members(ctx, set, func(sess *auth.Session) bool { return sess.User.Subject == subject })
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of user: %w", err)
+	}
+	if len(stale) > 0 {
+		if err := s.client.SRem(ctx, set, anySlice(stale)...).Err(); err != nil {
+			return nil, fail("list sessions of user: drop stale index entries", err)
+		}
+	}
+	now := s.now()
+	live := slices.DeleteFunc(found, func(sess *auth.Session) bool { return !now.Before(sess.Deadline()) })
+	slices.SortFunc(live, func(a, b *auth.Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
+	})
+	return live, nil
+}
+
+// Sweep does nothing: Redis deletes each session at its Deadline.
+func (s *Store) Sweep(context.Context) (int, error) {
+	return 0, nil
+}
+
+func decode(data []byte) (*auth.Session, error) {
+	var sess auth.Session
+	if err := json.Unmarshal(data, &sess); err != nil {
+		return nil, fmt.Errorf("decode session: %w", err)
+	}
+	return &sess, nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
