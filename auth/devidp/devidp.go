@@ -36,6 +36,14 @@ type Config struct {
 	// URIs, e.g. BASE_URL+"/". The first is also where end_session sends the
 	// browser when the request names none.
 	PostLogoutRedirectURIs []string
+	// BackChannelLogoutURI is the client's back-channel logout URI, e.g.
+	// BASE_URL+"/backchannel-logout". When end_session ends a provider
+	// session, a logout token is POSTed there before the browser is sent
+	// back. Empty: no back-channel logout, and discovery does not offer it.
+	BackChannelLogoutURI string
+	// HTTPClient delivers back-channel logout tokens; nil means a client
+	// that gives up after 5 seconds and follows no redirects.
+	HTTPClient *http.Client
 	// AvatarBaseURL is the absolute URL the demo pictures live under, e.g.
 	// BASE_URL+"/assets/avatars/"; a user's picture is AvatarBaseURL+"<id>.svg".
 	AvatarBaseURL string
@@ -81,6 +89,21 @@ func New(cfg Config) (*Provider, error) {
 		postLogoutRedirectURIs: append([]string(nil), cfg.PostLogoutRedirectURIs...),
 		loginPath:              loginPath,
 	})
+	backChannelOn := cfg.BackChannelLogoutURI != ""
+	if backChannelOn {
+		httpClient := cfg.HTTPClient
+		if httpClient == nil {
+			httpClient = defaultBackChannelClient()
+		}
+		store.sessionEnded = (&backChannel{
+			uri:    cfg.BackChannelLogoutURI,
+			issuer: cfg.Issuer,
+			key:    key,
+			client: httpClient,
+			log:    cfg.Logger,
+			now:    time.Now,
+		}).logout
+	}
 
 	opts := []op.Option{op.WithCORSOptions(nil)}
 	if issuer.Scheme == "http" {
@@ -94,6 +117,9 @@ func New(cfg Config) (*Provider, error) {
 		GrantTypeRefreshToken:    true,
 		SupportedScopes:          supportedScopes(),
 		SupportedClaims:          supportedClaims(),
+
+		BackChannelLogoutSupported:        backChannelOn,
+		BackChannelLogoutSessionSupported: backChannelOn,
 	}, store, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create development identity provider: %w", err)
@@ -163,6 +189,11 @@ func validateConfig(cfg Config) (*url.URL, error) {
 			return nil, fmt.Errorf("post-logout redirect URI: %w", err)
 		}
 	}
+	if cfg.BackChannelLogoutURI != "" {
+		if _, err := absoluteURL(cfg.BackChannelLogoutURI); err != nil {
+			return nil, fmt.Errorf("back-channel logout URI: %w", err)
+		}
+	}
 	if _, err := absoluteURL(cfg.AvatarBaseURL); err != nil {
 		return nil, fmt.Errorf("avatar base URL: %w", err)
 	}
@@ -195,7 +226,7 @@ func supportedScopes() []string {
 
 func supportedClaims() []string {
 	return []string{
-		"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "at_hash", "c_hash", "azp", "client_id",
+		"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "at_hash", "c_hash", "azp", "client_id", "sid",
 		"name", "given_name", "family_name", "picture", "preferred_username",
 		"email", "email_verified",
 	}

@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/oauth2"
 )
 
@@ -82,7 +84,9 @@ func testConfig(base string, logs io.Writer) Config {
 	}
 }
 
-func newTestEnv(t *testing.T, style mountStyle) *testEnv {
+// newTestEnv starts the app server; edits adjust the provider's config
+// before it is built.
+func newTestEnv(t *testing.T, style mountStyle, edits ...func(*Config)) *testEnv {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
@@ -95,6 +99,9 @@ func newTestEnv(t *testing.T, style mountStyle) *testEnv {
 		env.mu.Unlock()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "sign in")
+	}
+	for _, edit := range edits {
+		edit(&cfg)
 	}
 	p, err := New(cfg)
 	if err != nil {
@@ -699,6 +706,10 @@ func TestDiscovery(t *testing.T) {
 	if !slices.Equal(doc.IDTokenSigningAlgValuesSupported, []string{"ES256"}) {
 		t.Errorf("id_token_signing_alg_values_supported = %v, want [ES256]", doc.IDTokenSigningAlgValuesSupported)
 	}
+	if doc.BackChannelLogoutSupported || doc.BackChannelLogoutSessionSupported {
+		t.Errorf("without a back-channel logout URI, discovery offers back-channel logout (supported %v, session %v)",
+			doc.BackChannelLogoutSupported, doc.BackChannelLogoutSessionSupported)
+	}
 	if !slices.Contains(doc.CodeChallengeMethodsSupported, oidc.CodeChallengeMethodS256) {
 		t.Errorf("code_challenge_methods_supported = %v, want S256", doc.CodeChallengeMethodsSupported)
 	}
@@ -765,6 +776,7 @@ func TestNew(t *testing.T) {
 		{"no post-logout redirect URI", func(c *Config) { c.PostLogoutRedirectURIs = nil }},
 		{"relative post-logout redirect URI", func(c *Config) { c.PostLogoutRedirectURIs = []string{"/"} }},
 		{"relative avatar base", func(c *Config) { c.AvatarBaseURL = "/assets/avatars/" }},
+		{"relative back-channel logout URI", func(c *Config) { c.BackChannelLogoutURI = "/backchannel-logout" }},
 		{"no logger", func(c *Config) { c.Logger = nil }},
 		{"no sign-in page", func(c *Config) { c.SignIn = nil }},
 	} {
@@ -883,8 +895,381 @@ func TestStorageExpiry(t *testing.T) {
 	newRequest()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.authRequests) != 1 || len(s.codes) != 0 || len(s.accessTokens) != 0 || len(s.refreshTokens) != 0 {
-		t.Errorf("after expiry the storage holds %d auth requests, %d codes, %d access tokens, %d refresh tokens; want 1, 0, 0, 0",
-			len(s.authRequests), len(s.codes), len(s.accessTokens), len(s.refreshTokens))
+	if len(s.authRequests) != 1 || len(s.sessions) != 0 || len(s.codes) != 0 || len(s.accessTokens) != 0 || len(s.refreshTokens) != 0 {
+		t.Errorf("after expiry the storage holds %d auth requests, %d sessions, %d codes, %d access tokens, %d refresh tokens; want 1, 0, 0, 0, 0",
+			len(s.authRequests), len(s.sessions), len(s.codes), len(s.accessTokens), len(s.refreshTokens))
+	}
+}
+
+func TestIDTokenSessionID(t *testing.T) {
+	env := newTestEnv(t, mountChi)
+	party := env.relyingParty(t, testClientSecret, oauth2.AuthStyleInHeader)
+
+	first, _ := env.codeFlow(t, party, "ada")
+	second, _ := env.codeFlow(t, party, "ada")
+	sid1, sid2 := first.IDTokenClaims.SessionID, second.IDTokenClaims.SessionID
+	if sid1 == "" || sid2 == "" {
+		t.Fatalf("ID token sid = %q and %q, want one on every ID token", sid1, sid2)
+	}
+	if sid1 == sid2 {
+		t.Errorf("two sign-ins of the same user share the sid %q", sid1)
+	}
+
+	refreshed, err := rp.RefreshTokens[*oidc.IDTokenClaims](t.Context(), party, first.RefreshToken, "", "")
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if got := refreshed.IDTokenClaims.SessionID; got != sid1 {
+		t.Errorf("refreshed ID token sid = %q, want %q", got, sid1)
+	}
+	again, err := rp.RefreshTokens[*oidc.IDTokenClaims](t.Context(), party, refreshed.RefreshToken, "", "")
+	if err != nil {
+		t.Fatalf("second refresh: %v", err)
+	}
+	if got := again.IDTokenClaims.SessionID; got != sid1 {
+		t.Errorf("ID token sid after two refreshes = %q, want %q", got, sid1)
+	}
+}
+
+// backChannelPost is one request the stand-in app received.
+type backChannelPost struct {
+	method, contentType, logoutToken string
+}
+
+// backChannelApp stands in for the app's back-channel logout endpoint.
+type backChannelApp struct {
+	srv    *httptest.Server
+	status int
+
+	mu    sync.Mutex
+	posts []backChannelPost
+}
+
+func newBackChannelApp(t *testing.T, status int) *backChannelApp {
+	t.Helper()
+	app := &backChannelApp{status: status}
+	app.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		app.mu.Lock()
+		app.posts = append(app.posts, backChannelPost{
+			method:      r.Method,
+			contentType: r.Header.Get("Content-Type"),
+			logoutToken: r.PostForm.Get("logout_token"),
+		})
+		app.mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(app.status)
+	}))
+	t.Cleanup(app.srv.Close)
+	return app
+}
+
+func (a *backChannelApp) uri() string { return a.srv.URL + "/backchannel-logout" }
+
+func (a *backChannelApp) received() []backChannelPost {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.posts)
+}
+
+// countingTransport counts the requests an HTTP client sends.
+type countingTransport struct {
+	mu    sync.Mutex
+	count int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.count++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) requests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// endSession asks the provider to end the session the ID token belongs to
+// and returns where it sends the browser.
+func (e *testEnv) endSession(t *testing.T, idToken, state string) *url.URL {
+	t.Helper()
+	return wantRedirect(t, e.get(t, e.issuer+"/end_session?"+url.Values{
+		"id_token_hint":            {idToken},
+		"post_logout_redirect_uri": {e.base + "/"},
+		"state":                    {state},
+	}.Encode()), http.StatusFound)
+}
+
+// wantPostLogoutRedirect checks that end_session sent the browser to the
+// registered post-logout URI with its state.
+func (e *testEnv) wantPostLogoutRedirect(t *testing.T, loc *url.URL, state string) {
+	t.Helper()
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != e.base+"/" {
+		t.Errorf("end_session redirected to %s, want %s/", loc, e.base)
+	}
+	if got := loc.Query().Get("state"); got != state {
+		t.Errorf("end_session state = %q, want %q", got, state)
+	}
+}
+
+// verifyLogoutToken checks the logout token's signature against the
+// provider's published keys and returns its typ header and claims.
+func (e *testEnv) verifyLogoutToken(t *testing.T, raw string) (string, map[string]any) {
+	t.Helper()
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatalf("parse logout token: %v", err)
+	}
+	header := jws.Signatures[0].Header
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(e.get(t, e.issuer+"/keys").Body).Decode(&set); err != nil {
+		t.Fatalf("decode keys: %v", err)
+	}
+	keys := set.Key(header.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("logout token kid %q names %d published keys, want 1", header.KeyID, len(keys))
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		t.Fatalf("logout token signature: %v", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatalf("decode logout token claims: %v", err)
+	}
+	typ, _ := header.ExtraHeaders[jose.HeaderType].(string)
+	return typ, claims
+}
+
+func TestBackChannelLogout(t *testing.T) {
+	app := newBackChannelApp(t, http.StatusOK)
+	transport := &countingTransport{}
+	env := newTestEnv(t, mountChi, func(c *Config) {
+		c.BackChannelLogoutURI = app.uri()
+		c.HTTPClient = &http.Client{Transport: transport}
+	})
+	party := env.relyingParty(t, testClientSecret, oauth2.AuthStyleInHeader)
+
+	var doc oidc.DiscoveryConfiguration
+	if err := json.NewDecoder(env.get(t, env.issuer+"/.well-known/openid-configuration").Body).Decode(&doc); err != nil {
+		t.Fatalf("decode discovery: %v", err)
+	}
+	if !doc.BackChannelLogoutSupported || !doc.BackChannelLogoutSessionSupported {
+		t.Errorf("discovery backchannel_logout_supported = %v, backchannel_logout_session_supported = %v; want both true",
+			doc.BackChannelLogoutSupported, doc.BackChannelLogoutSessionSupported)
+	}
+
+	tokens, _ := env.codeFlow(t, party, "ada")
+	other, _ := env.codeFlow(t, party, "ada")
+	if len(app.received()) != 0 {
+		t.Fatal("a sign-in sent a logout token")
+	}
+
+	env.wantPostLogoutRedirect(t, env.endSession(t, tokens.IDToken, "bye"), "bye")
+
+	// Delivery is synchronous: the app has its token when the browser is redirected.
+	posts := app.received()
+	if len(posts) != 1 {
+		t.Fatalf("the app received %d back-channel requests, want 1", len(posts))
+	}
+	if transport.requests() != 1 {
+		t.Errorf("Config.HTTPClient sent %d requests, want 1", transport.requests())
+	}
+	post := posts[0]
+	if post.method != http.MethodPost || post.contentType != "application/x-www-form-urlencoded" {
+		t.Errorf("back-channel request: %s with Content-Type %q, want a POSTed form", post.method, post.contentType)
+	}
+	if post.logoutToken == "" {
+		t.Fatal("the back-channel request has no logout_token")
+	}
+
+	typ, claims := env.verifyLogoutToken(t, post.logoutToken)
+	if typ != "logout+jwt" {
+		t.Errorf("logout token typ = %q, want logout+jwt", typ)
+	}
+	if claims["iss"] != env.issuer {
+		t.Errorf("logout token iss = %v, want %q", claims["iss"], env.issuer)
+	}
+	if aud, _ := claims["aud"].([]any); !slices.Contains(aud, any(testClientID)) {
+		t.Errorf("logout token aud = %v, want it to hold %q", claims["aud"], testClientID)
+	}
+	if claims["sub"] != "ada" {
+		t.Errorf("logout token sub = %v, want ada", claims["sub"])
+	}
+	if sid := tokens.IDTokenClaims.SessionID; sid == "" || claims["sid"] != sid {
+		t.Errorf("logout token sid = %v, want the ID token's %q", claims["sid"], sid)
+	}
+	if jti, _ := claims["jti"].(string); jti == "" {
+		t.Errorf("logout token jti = %v, want a random ID", claims["jti"])
+	}
+	iat, iatOK := claims["iat"].(float64)
+	exp, expOK := claims["exp"].(float64)
+	if !iatOK || !expOK || exp-iat != 120 {
+		t.Errorf("logout token iat = %v, exp = %v; want exp = iat + 2 minutes", claims["iat"], claims["exp"])
+	}
+	if now := float64(time.Now().Unix()); iat < now-60 || iat > now+5 {
+		t.Errorf("logout token iat = %v, want about now (%v)", iat, now)
+	}
+	events, _ := claims["events"].(map[string]any)
+	if event, ok := events["http://schemas.openid.net/event/backchannel-logout"].(map[string]any); !ok || len(event) != 0 {
+		t.Errorf("logout token events = %v, want the back-channel logout event with an empty object", claims["events"])
+	}
+	if _, ok := claims["nonce"]; ok {
+		t.Errorf("logout token carries a nonce: %v", claims["nonce"])
+	}
+	if strings.Contains(env.logs.String(), post.logoutToken) {
+		t.Error("the provider logged the logout token")
+	}
+
+	// The ended session's tokens are revoked; the user's other session is not.
+	if _, err := rp.RefreshTokens[*oidc.IDTokenClaims](t.Context(), party, tokens.RefreshToken, "", ""); err == nil {
+		t.Error("refresh token of the ended session still works")
+	}
+	if _, err := rp.Userinfo[*oidc.UserInfo](t.Context(), tokens.AccessToken, tokens.TokenType, "ada", party); err == nil {
+		t.Error("access token of the ended session still works")
+	}
+	if _, err := rp.Userinfo[*oidc.UserInfo](t.Context(), other.AccessToken, other.TokenType, "ada", party); err != nil {
+		t.Errorf("access token of the user's other session: %v", err)
+	}
+
+	// The session has ended: a second logout with the same hint has nothing to tell the app.
+	env.wantPostLogoutRedirect(t, env.endSession(t, tokens.IDToken, "again"), "again")
+	if n := len(app.received()); n != 1 {
+		t.Errorf("after logging out of an ended session the app received %d requests, want 1", n)
+	}
+
+	// Without an id_token_hint no session is named, so none is ended.
+	wantRedirect(t, env.get(t, env.issuer+"/end_session?"+url.Values{
+		"client_id":                {testClientID},
+		"post_logout_redirect_uri": {env.base + "/"},
+	}.Encode()), http.StatusFound)
+	if n := len(app.received()); n != 1 {
+		t.Errorf("after a logout without a hint the app received %d requests, want 1", n)
+	}
+	if _, err := rp.Userinfo[*oidc.UserInfo](t.Context(), other.AccessToken, other.TokenType, "ada", party); err != nil {
+		t.Errorf("a logout without a hint revoked the other session's access token: %v", err)
+	}
+
+	// Logging out of the other session sends its own sid.
+	env.endSession(t, other.IDToken, "")
+	posts = app.received()
+	if len(posts) != 2 {
+		t.Fatalf("the app received %d back-channel requests, want 2", len(posts))
+	}
+	if _, claims := env.verifyLogoutToken(t, posts[1].logoutToken); claims["sid"] != other.IDTokenClaims.SessionID {
+		t.Errorf("second logout token sid = %v, want %q", claims["sid"], other.IDTokenClaims.SessionID)
+	}
+}
+
+func TestBackChannelLogoutFailureKeepsLogout(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURI := down.URL + "/backchannel-logout"
+	down.Close()
+
+	for _, tc := range []struct {
+		name string
+		uri  func(app *backChannelApp) string
+	}{
+		{name: "endpoint answers 500", uri: func(app *backChannelApp) string { return app.uri() }},
+		{name: "endpoint is down", uri: func(*backChannelApp) string { return downURI }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := newBackChannelApp(t, http.StatusInternalServerError)
+			env := newTestEnv(t, mountChi, func(c *Config) { c.BackChannelLogoutURI = tc.uri(app) })
+			party := env.relyingParty(t, testClientSecret, oauth2.AuthStyleInHeader)
+			tokens, _ := env.codeFlow(t, party, "grace")
+
+			env.wantPostLogoutRedirect(t, env.endSession(t, tokens.IDToken, "s"), "s")
+
+			logs := env.logs.String()
+			if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "back-channel logout failed") {
+				t.Errorf("log %q has no warning about the failed delivery", logs)
+			}
+			for _, post := range app.received() {
+				if strings.Contains(logs, post.logoutToken) {
+					t.Error("the provider logged the logout token")
+				}
+			}
+			if strings.Contains(logs, "logout_token") {
+				t.Error("the provider logged the logout token form")
+			}
+			if _, err := rp.RefreshTokens[*oidc.IDTokenClaims](t.Context(), party, tokens.RefreshToken, "", ""); err == nil {
+				t.Error("refresh token still works after end_session")
+			}
+		})
+	}
+}
+
+func TestNoBackChannelLogoutWithoutURI(t *testing.T) {
+	transport := &countingTransport{}
+	env := newTestEnv(t, mountChi, func(c *Config) { c.HTTPClient = &http.Client{Transport: transport} })
+	party := env.relyingParty(t, testClientSecret, oauth2.AuthStyleInHeader)
+	tokens, _ := env.codeFlow(t, party, "alan")
+	if tokens.IDTokenClaims.SessionID == "" {
+		t.Error("ID token has no sid")
+	}
+
+	env.wantPostLogoutRedirect(t, env.endSession(t, tokens.IDToken, "s"), "s")
+	if n := transport.requests(); n != 0 {
+		t.Errorf("the provider sent %d back-channel requests without a back-channel logout URI", n)
+	}
+	if _, err := rp.RefreshTokens[*oidc.IDTokenClaims](t.Context(), party, tokens.RefreshToken, "", ""); err == nil {
+		t.Error("refresh token still works after end_session")
+	}
+}
+
+// TestStorageSessions checks that each sign-in starts its own provider
+// session and that no token is issued in a session that has ended.
+func TestStorageSessions(t *testing.T) {
+	key, err := newSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStorage(key, demoUsers("http://localhost/"), &client{id: testClientID, secret: testClientSecret})
+	ctx := t.Context()
+
+	signedIn := func(userID string) op.AuthRequest {
+		t.Helper()
+		a, err := s.CreateAuthRequest(ctx, &oidc.AuthRequest{
+			ClientID: testClientID, Scopes: []string{"openid", "offline_access"}, ResponseType: oidc.ResponseTypeCode,
+			RedirectURI: "http://localhost/callback", CodeChallenge: "c", CodeChallengeMethod: oidc.CodeChallengeMethodS256,
+		}, "")
+		if err != nil {
+			t.Fatalf("CreateAuthRequest: %v", err)
+		}
+		if err := s.signInAuthRequest(a.GetID(), userID); err != nil {
+			t.Fatalf("sign in: %v", err)
+		}
+		a, err = s.AuthRequestByID(ctx, a.GetID())
+		if err != nil {
+			t.Fatalf("AuthRequestByID: %v", err)
+		}
+		return a
+	}
+
+	a, b := signedIn("ada"), signedIn("ada")
+	sidA, sidB := sessionIDOf(a), sessionIDOf(b)
+	if sidA == "" || sidA == sidB {
+		t.Fatalf("sign-ins got sids %q and %q, want two different ones", sidA, sidB)
+	}
+	if _, ok := s.endSession(sidA, "grace"); ok {
+		t.Error("another user's ID token ended the session")
+	}
+	if sess, ok := s.endSession(sidA, "ada"); !ok || sess.id != sidA || sess.subject != "ada" || sess.clientID != testClientID {
+		t.Errorf("endSession = %+v, %v; want ada's session %q", sess, ok, sidA)
+	}
+	if _, ok := s.endSession(sidA, "ada"); ok {
+		t.Error("a session ended twice")
+	}
+	if _, _, _, err := s.CreateAccessAndRefreshTokens(ctx, a, ""); err == nil {
+		t.Error("tokens were issued in an ended session")
+	}
+	if _, _, err := s.CreateAccessToken(ctx, a); err == nil {
+		t.Error("an access token was issued in an ended session")
+	}
+	if _, _, _, err := s.CreateAccessAndRefreshTokens(ctx, b, ""); err != nil {
+		t.Errorf("the other session could not get tokens: %v", err)
 	}
 }

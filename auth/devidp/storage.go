@@ -13,22 +13,31 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// storage keeps auth requests, codes and tokens in memory. Entries are
-// deleted when used and when they expire; every method holds mu.
+// storage keeps auth requests, provider sessions, codes and tokens in
+// memory. Entries are deleted when used and when they expire; every method
+// holds mu.
 type storage struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	key    *signingKey
 	users  map[string]User
 	client *client
+	// sessionEnded, when set, is told about each provider session that
+	// end_session ends, before the browser is sent back; mu is not held.
+	sessionEnded func(ctx context.Context, sess session)
 
 	authRequests  map[string]*authRequest  // by auth request ID
+	sessions      map[string]*session      // by session ID (sid)
 	codes         map[string]string        // code → auth request ID
 	accessTokens  map[string]*accessToken  // by token ID
 	refreshTokens map[string]*refreshToken // by token value
 }
 
-var _ op.Storage = (*storage)(nil)
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
+)
 
 func newStorage(key *signingKey, users []User, c *client) *storage {
 	byID := make(map[string]User, len(users))
@@ -41,6 +50,7 @@ func newStorage(key *signingKey, users []User, c *client) *storage {
 		users:         byID,
 		client:        c,
 		authRequests:  map[string]*authRequest{},
+		sessions:      map[string]*session{},
 		codes:         map[string]string{},
 		accessTokens:  map[string]*accessToken{},
 		refreshTokens: map[string]*refreshToken{},
@@ -60,6 +70,7 @@ const (
 	errUnknownUser         storageError = "unknown user"
 	errUnknownAccessToken  storageError = "access token unknown or expired"
 	errUnknownRefreshToken storageError = "refresh token unknown or expired"
+	errUnknownSession      storageError = "provider session ended or expired"
 	errNoClientKeys        storageError = "client keys are not supported"
 	errNoJWTProfile        storageError = "the JWT profile grant is not supported"
 )
@@ -80,6 +91,7 @@ type authRequest struct {
 
 	userID   string
 	authTime time.Time
+	sid      string // the provider session the sign-in started
 	done     bool
 	code     string
 }
@@ -114,6 +126,7 @@ type accessToken struct {
 	id       string
 	clientID string
 	subject  string
+	sid      string
 	scopes   []string
 	audience []string
 	issued   time.Time
@@ -124,6 +137,7 @@ type refreshToken struct {
 	token         string
 	clientID      string
 	subject       string
+	sid           string
 	scopes        []string // as granted; a refresh may narrow the access token's, never these
 	audience      []string
 	amr           []string
@@ -137,6 +151,7 @@ type refreshToken struct {
 type refreshTokenRequest struct {
 	clientID string
 	subject  string
+	sid      string
 	scopes   []string
 	audience []string
 	amr      []string
@@ -170,6 +185,11 @@ func (s *storage) purgeLocked(now time.Time) {
 	for token, t := range s.refreshTokens {
 		if !now.Before(t.expires) {
 			delete(s.refreshTokens, token)
+		}
+	}
+	for id, sess := range s.sessions {
+		if !now.Before(sess.expires) {
+			delete(s.sessions, id)
 		}
 	}
 }
@@ -280,7 +300,7 @@ func (s *storage) deleteAuthRequestLocked(id string) {
 }
 
 // signInAuthRequest marks a live, not yet signed-in auth request as signed
-// in by the demo user userID.
+// in by the demo user userID, in a new provider session.
 func (s *storage) signInAuthRequest(id, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -291,8 +311,11 @@ func (s *storage) signInAuthRequest(id, userID string) error {
 	if !ok || a.done {
 		return errUnknownAuthRequest
 	}
+	now := s.now()
+	s.purgeLocked(now)
 	a.userID = userID
-	a.authTime = s.now()
+	a.authTime = now
+	a.sid = s.startSessionLocked(userID, a.clientID, now).id
 	a.done = true
 	return nil
 }
@@ -327,11 +350,12 @@ func clientIDOf(request op.TokenRequest, fallback string) string {
 	return fallback
 }
 
-func (s *storage) newAccessTokenLocked(request op.TokenRequest, now time.Time) *accessToken {
+func (s *storage) newAccessTokenLocked(request op.TokenRequest, sid string, now time.Time) *accessToken {
 	t := &accessToken{
 		id:       rand.Text(),
 		clientID: clientIDOf(request, s.client.id),
 		subject:  request.GetSubject(),
+		sid:      sid,
 		scopes:   slices.Clone(request.GetScopes()),
 		audience: slices.Clone(request.GetAudience()),
 		issued:   now,
@@ -341,26 +365,32 @@ func (s *storage) newAccessTokenLocked(request op.TokenRequest, now time.Time) *
 	return t
 }
 
-// CreateAccessToken issues an access token without a refresh token.
+// CreateAccessToken issues an access token without a refresh token, in
+// the request's provider session.
 func (s *storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (string, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.purgeLocked(now)
-	t := s.newAccessTokenLocked(request, now)
+	sid := sessionIDOf(request)
+	if err := s.extendSessionLocked(sid, now); err != nil {
+		return "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
+	}
+	t := s.newAccessTokenLocked(request, sid, now)
 	return t.id, t.expires, nil
 }
 
-// CreateAccessAndRefreshTokens issues an access token and a refresh token.
-// With currentRefreshToken set this is a refresh: that token is spent (and
-// its access token revoked), so each refresh token works once.
+// CreateAccessAndRefreshTokens issues an access token and a refresh token
+// in the request's provider session. With currentRefreshToken set this is a
+// refresh: that token is spent (and its access token revoked), so each
+// refresh token works once, and the new ones stay in its session.
 func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.purgeLocked(now)
 
-	granted := request.GetScopes()
+	granted, sid := request.GetScopes(), sessionIDOf(request)
 	var authTime time.Time
 	var amr []string
 	if r, ok := request.(op.IDTokenRequest); ok {
@@ -373,14 +403,18 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 		}
 		delete(s.refreshTokens, currentRefreshToken)
 		delete(s.accessTokens, old.accessTokenID)
-		granted, authTime, amr = old.scopes, old.authTime, old.amr
+		granted, sid, authTime, amr = old.scopes, old.sid, old.authTime, old.amr
+	}
+	if err := s.extendSessionLocked(sid, now); err != nil {
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
 	}
 
-	access := s.newAccessTokenLocked(request, now)
+	access := s.newAccessTokenLocked(request, sid, now)
 	refresh := &refreshToken{
 		token:         rand.Text() + rand.Text(),
 		clientID:      access.clientID,
 		subject:       access.subject,
+		sid:           sid,
 		scopes:        slices.Clone(granted),
 		audience:      slices.Clone(access.audience),
 		amr:           slices.Clone(amr),
@@ -403,30 +437,12 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 	return &refreshTokenRequest{
 		clientID: t.clientID,
 		subject:  t.subject,
+		sid:      t.sid,
 		scopes:   slices.Clone(t.scopes),
 		audience: slices.Clone(t.audience),
 		amr:      slices.Clone(t.amr),
 		authTime: t.authTime,
 	}, nil
-}
-
-// TerminateSession revokes every token the user holds at the client. The
-// provider keeps no sign-in session of its own: each login shows the
-// sign-in page again.
-func (s *storage) TerminateSession(_ context.Context, userID, clientID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, t := range s.accessTokens {
-		if t.subject == userID && t.clientID == clientID {
-			delete(s.accessTokens, id)
-		}
-	}
-	for token, t := range s.refreshTokens {
-		if t.subject == userID && t.clientID == clientID {
-			delete(s.refreshTokens, token)
-		}
-	}
-	return nil
 }
 
 // RevokeToken revokes an access token (by ID) or a refresh token (by
@@ -501,13 +517,18 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims for the granted scopes.
+// SetUserinfoFromRequest fills the ID token's claims for the granted
+// scopes, plus the provider session's "sid" (from the code and from refresh
+// alike), which a back-channel logout token names again.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, request op.IDTokenRequest, scopes []string) error {
 	u, ok := s.users[request.GetSubject()]
 	if !ok {
 		return errUnknownUser
 	}
 	setUserinfo(info, u, scopes)
+	if sid := sessionIDOf(request); sid != "" {
+		info.AppendClaims("sid", sid)
+	}
 	return nil
 }
 
