@@ -31,6 +31,9 @@ type config struct {
 	clientSecret    string
 	scopes          []string
 	sessionSecrets  []string
+	sessionStore    string // "" (embedded file), "memory", or a redis:// URL
+	dataDir         string
+	sessionIdle     time.Duration
 	sessionMaxAge   time.Duration
 	providerTimeout time.Duration
 	logLevel        slog.Level
@@ -59,6 +62,9 @@ func settings() []*setting {
 		{env: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", usage: "client secret registered at the provider"},
 		{env: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", usage: "scopes to request, space-separated"},
 		{env: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)"},
+		{env: "SESSION_STORE", flag: "session-store", def: "embedded", usage: "where sessions live: embedded (a file in DATA_DIR), memory, or redis://[user:password@]host:port/db (rediss:// for TLS) for several instances"},
+		{env: "DATA_DIR", flag: "data-dir", def: "./latchkey-data", usage: "directory of the embedded session store"},
+		{env: "SESSION_IDLE_TIMEOUT", flag: "session-idle-timeout", def: "30m", usage: "a session not used for this long ends"},
 		{env: "SESSION_MAX_AGE", flag: "session-max-age", def: "24h", usage: "absolute lifetime of a session"},
 		{env: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", usage: "timeout of each call to the provider"},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error"},
@@ -202,7 +208,21 @@ func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*c
 		bad("SESSION_SECRET", "required with a real identity provider (try: openssl rand -base64 32)")
 	}
 
+	switch store, name := get("SESSION_STORE"); {
+	case store == "embedded":
+	case store == "memory":
+		cfg.sessionStore = store
+	case strings.HasPrefix(store, "redis://") || strings.HasPrefix(store, "rediss://"):
+		cfg.sessionStore = store
+	default:
+		bad(name, "must be embedded, memory, or a redis:// URL")
+	}
+	cfg.dataDir, _ = get("DATA_DIR")
+	cfg.sessionIdle = duration(get, "SESSION_IDLE_TIMEOUT", bad)
 	cfg.sessionMaxAge = duration(get, "SESSION_MAX_AGE", bad)
+	if cfg.sessionIdle > 0 && cfg.sessionMaxAge > 0 && cfg.sessionIdle > cfg.sessionMaxAge {
+		bad("SESSION_IDLE_TIMEOUT", "%v is longer than SESSION_MAX_AGE (%v)", cfg.sessionIdle, cfg.sessionMaxAge)
+	}
 	cfg.providerTimeout = duration(get, "PROVIDER_TIMEOUT", bad)
 
 	if v, name := get("LOG_LEVEL"); true {

@@ -16,13 +16,16 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
 
 	"latchkey/auth"
+	"latchkey/auth/boltstore"
 	"latchkey/auth/devidp"
+	"latchkey/auth/redisstore"
 	"latchkey/handlers"
 )
 
@@ -71,7 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.baseURL = &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(port)}
 	}
 
-	deps, err := wire(cfg, log, port)
+	store, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	deps, err := wire(cfg, log, port, store)
 	if err != nil {
 		return err
 	}
@@ -98,6 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	discoverCtx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()
 	go deps.Provider.Run(discoverCtx)
+	go sweep(discoverCtx, store, log)
 
 	select {
 	case err := <-serveErr:
@@ -115,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // wire builds the relying party, sessions and, without a configured
 // provider, the development provider.
-func wire(cfg *config, log *slog.Logger, port int) (handlers.Deps, error) {
+func wire(cfg *config, log *slog.Logger, port int, store auth.SessionStore) (handlers.Deps, error) {
 	base := cfg.baseURL
 	secrets := cfg.sessionSecrets
 	if len(secrets) == 0 {
@@ -142,9 +151,10 @@ func wire(cfg *config, log *slog.Logger, port int) (handlers.Deps, error) {
 		BaseURL: base,
 		Cookies: cookies,
 		Sessions: auth.NewSessions(auth.SessionsConfig{
-			Store:   auth.NewMemoryStore(),
-			Cookies: cookies,
-			MaxAge:  cfg.sessionMaxAge,
+			Store:       store,
+			Cookies:     cookies,
+			IdleTimeout: cfg.sessionIdle,
+			MaxAge:      cfg.sessionMaxAge,
 		}),
 		Assets: assets,
 	}
@@ -159,6 +169,7 @@ func wire(cfg *config, log *slog.Logger, port int) (handlers.Deps, error) {
 			RedirectURIs:           []string{base.JoinPath("/callback").String()},
 			PostLogoutRedirectURIs: []string{base.JoinPath("/").String()},
 			AvatarBaseURL:          base.JoinPath("/assets/avatars").String() + "/",
+			BackChannelLogoutURI:   base.JoinPath("/backchannel-logout").String(),
 			Logger:                 log,
 		}
 		if base.Scheme == "http" {
@@ -171,16 +182,77 @@ func wire(cfg *config, log *slog.Logger, port int) (handlers.Deps, error) {
 			}
 		}
 	}
+	httpClient := &http.Client{Timeout: cfg.providerTimeout, Transport: transport}
+	if deps.DevIdP != nil {
+		// Logout tokens reach this process the same way.
+		deps.DevIdP.HTTPClient = &http.Client{
+			Timeout:       5 * time.Second,
+			Transport:     transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
 	deps.Provider = auth.NewProvider(auth.ProviderConfig{
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
 		RedirectURI:  base.JoinPath("/callback").String(),
 		Scopes:       cfg.scopes,
-		HTTPClient:   &http.Client{Timeout: cfg.providerTimeout, Transport: transport},
+		HTTPClient:   httpClient,
 		Logger:       log,
 	})
 	return deps, nil
+}
+
+// sessionStore is a SessionStore the program must close.
+type sessionStore interface {
+	auth.SessionStore
+	Close() error
+}
+
+// openStore opens the configured session store.
+func openStore(cfg *config) (sessionStore, error) {
+	switch {
+	case cfg.sessionStore == "memory":
+		return memoryStore{auth.NewMemoryStore(nil)}, nil
+	case cfg.sessionStore != "":
+		s, err := redisstore.New(cfg.sessionStore, redisstore.Options{})
+		if err != nil {
+			return nil, &configError{problems: []string{"SESSION_STORE: " + err.Error()}}
+		}
+		return s, nil
+	default:
+		s, err := boltstore.Open(filepath.Join(cfg.dataDir, "sessions.db"), boltstore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("open the session store in DATA_DIR %s: %w", cfg.dataDir, err)
+		}
+		return s, nil
+	}
+}
+
+// memoryStore has nothing to close.
+type memoryStore struct{ *auth.MemoryStore }
+
+func (memoryStore) Close() error { return nil }
+
+// sweep deletes expired sessions now and then, until ctx ends.
+func sweep(ctx context.Context, store auth.SessionStore, log *slog.Logger) {
+	ticker := time.NewTicker(5 * time.Minute)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		n, err := store.Sweep(ctx)
+		if err != nil {
+			log.Warn("sweep expired sessions", "err", err)
+			continue
+		}
+		if n > 0 {
+			log.Debug("swept expired sessions", "count", n)
+		}
+	}
 }
 
 func buildVersion() string {

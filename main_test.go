@@ -30,6 +30,9 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	if _, ok := env["PORT"]; !ok {
 		env["PORT"] = "0"
 	}
+	if _, ok := env["DATA_DIR"]; !ok {
+		env["DATA_DIR"] = t.TempDir()
+	}
 	logs := newLogBuffer()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

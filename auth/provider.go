@@ -57,6 +57,7 @@ type Provider struct {
 // connection is what a successful discovery yields.
 type connection struct {
 	rp          rp.RelyingParty
+	algs        []string
 	endSession  string
 	issRequired bool
 }
@@ -68,6 +69,7 @@ type metadata struct {
 	EndSessionEndpoint string   `json:"end_session_endpoint"`
 	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	Scopes             []string `json:"scopes_supported"`
 	// IssParameter is RFC 9207's authorization_response_iss_parameter_supported.
 	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 }
@@ -158,7 +160,12 @@ func (p *Provider) discover(ctx context.Context) error {
 	if len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post") {
 		authStyle = oauth2.AuthStyleInParams
 	}
-	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, p.cfg.Scopes,
+	scopes := p.cfg.Scopes
+	if slices.Contains(meta.Scopes, oidc.ScopeOfflineAccess) && !slices.Contains(scopes, oidc.ScopeOfflineAccess) {
+		// A refresh token lets a session outlive its first access token.
+		scopes = append(slices.Clip(scopes), oidc.ScopeOfflineAccess)
+	}
+	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(p.cfg.HTTPClient),
 		rp.WithAuthStyle(authStyle),
 		rp.WithVerifierOpts(
@@ -170,7 +177,7 @@ func (p *Provider) discover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set up relying party: %w", err)
 	}
-	p.conn.Store(&connection{rp: relyingParty, endSession: meta.EndSessionEndpoint, issRequired: meta.IssParameter})
+	p.conn.Store(&connection{rp: relyingParty, algs: algs, endSession: meta.EndSessionEndpoint, issRequired: meta.IssParameter})
 	return nil
 }
 
@@ -260,22 +267,12 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	if err != nil {
 		return nil, err
 	}
-	claimsJSON, err := json.MarshalIndent(info, "", "  ")
+	user, err := userFrom(claims.Subject, info)
 	if err != nil {
-		return nil, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("encode userinfo: %w", err)}
-	}
-	name := info.Name
-	if name == "" {
-		name = firstNonEmpty(info.Nickname, info.PreferredUsername, info.Email, info.Subject)
+		return nil, err
 	}
 	return &Session{
-		User: User{
-			Subject:    claims.Subject,
-			Name:       name,
-			Email:      info.Email,
-			Picture:    info.Picture,
-			ClaimsJSON: string(claimsJSON),
-		},
+		User:    user,
 		IDToken: tokens.IDToken,
 		Tokens: Tokens{
 			AccessToken:  tokens.AccessToken,
@@ -298,11 +295,7 @@ func (p *Provider) userinfo(ctx context.Context, c *connection, tokens *oidc.Tok
 			UserInfoEmail:   claims.UserInfoEmail,
 		}, nil
 	}
-	tokenType := tokens.TokenType
-	if tokenType == "" || strings.EqualFold(tokenType, oidc.BearerToken) {
-		tokenType = oidc.BearerToken
-	}
-	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokenType, claims.Subject, c.rp)
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), claims.Subject, c.rp)
 	if err != nil {
 		return nil, &CallbackError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
 	}
@@ -344,6 +337,28 @@ func isAuth0(issuer string) bool {
 	}
 	host := u.Hostname()
 	return strings.HasSuffix(host, ".auth0.com")
+}
+
+// userFrom is the user a userinfo response describes.
+func userFrom(subject string, info *oidc.UserInfo) (User, error) {
+	claimsJSON, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return User{}, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("encode userinfo: %w", err)}
+	}
+	name := info.Name
+	if name == "" {
+		name = firstNonEmpty(info.Nickname, info.PreferredUsername, info.Email, subject)
+	}
+	return User{Subject: subject, Name: name, Email: info.Email, Picture: info.Picture, ClaimsJSON: string(claimsJSON)}, nil
+}
+
+// bearer is the token type to send an access token with: providers write
+// "bearer" in any case, or not at all.
+func bearer(tokenType string) string {
+	if tokenType == "" || strings.EqualFold(tokenType, oidc.BearerToken) {
+		return oidc.BearerToken
+	}
+	return tokenType
 }
 
 func firstNonEmpty(values ...string) string {

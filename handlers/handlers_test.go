@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -25,11 +26,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	cookies, err := auth.NewCookies(auth.CookieConfig{Secrets: []string{strings.Repeat("s", 32)}, SessionMaxAge: 3600e9})
+	cookies, err := auth.NewCookies(auth.CookieConfig{Secrets: []string{strings.Repeat("s", 32)}, SessionMaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := auth.NewSessions(auth.SessionsConfig{Store: auth.NewMemoryStore(), Cookies: cookies, MaxAge: 3600e9})
+	sessions := auth.NewSessions(auth.SessionsConfig{Store: auth.NewMemoryStore(nil), Cookies: cookies, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 	base, _ := url.Parse("http://app.test")
 	h, err := handlers.New(handlers.Deps{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -21,15 +21,6 @@ func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
 	}
 }
 
-// handleDashboard shows the signed-in user's profile.
-func handleDashboard(p *pages) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s := p.shell(r, "Dashboard")
-		s.AuthRequired = true
-		p.render(w, r, http.StatusOK, views.Dashboard(s), nil)
-	}
-}
-
 // handleSignedIn ends a sign-in that ran in a popup window.
 func handleSignedIn(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

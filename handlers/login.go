@@ -55,6 +55,17 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 			p.fail(w, r, problemLoginExpired, err)
 			return
 		}
+		// The cookie is cleared now, but a copy of it could be replayed:
+		// the store remembers used states, across instances too.
+		first, err := sessions.ClaimOnce(r.Context(), "login:"+attempt.State, auth.LoginMaxAge)
+		if err != nil {
+			p.fail(w, r, problemStoreDown, err)
+			return
+		}
+		if !first {
+			p.fail(w, r, problemLoginExpired, errStateReplayed)
+			return
+		}
 		retry := views.Problem{RetryURL: loginURL(attempt.ReturnTo)}
 
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -99,6 +110,8 @@ func loginURL(returnTo string) string {
 	}
 	return "/login?return_to=" + url.QueryEscape(returnTo)
 }
+
+var errStateReplayed = errors.New("login state used twice")
 
 var problemLoginExpired = views.Problem{
 	Status:   http.StatusBadRequest,

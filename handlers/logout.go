@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 
@@ -33,7 +32,7 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 			redirect(w, r, "/")
 			return
 		}
-		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRFToken)) != 1 {
+		if !validCSRF(r, sess) {
 			p.fail(w, r, problemBadCSRF, nil)
 			return
 		}

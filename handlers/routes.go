@@ -3,11 +3,14 @@ package handlers
 import (
 	"net/http"
 
+	"latchkey/auth"
+
 	"github.com/go-chi/chi/v5"
 )
 
 // routes lists every route of the app.
 func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Handler {
+	refresher := auth.NewRefresher(d.Provider, d.Sessions)
 	csrf := http.NewCrossOriginProtection()
 	// Behind a proxy the Host header may not be the public host.
 	_ = csrf.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host)
@@ -19,6 +22,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	r.MethodNotAllowed(methodNotAllowed(p))
 
 	r.Get("/healthz", handleHealth())
+	r.Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
 	r.Get("/readyz", handleReady(d.Provider))
 	r.Handle("/assets/*", http.StripPrefix("/assets/", assets))
 	if devIdP != nil {
@@ -36,7 +40,13 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession())
-			r.Get("/dashboard", handleDashboard(p))
+			r.Get("/dashboard", handleDashboard(p, d.Sessions))
+			r.Group(func(r chi.Router) {
+				r.Use(requireCSRF(p))
+				r.Post("/profile/refresh", handleRefreshProfile(p, d.Provider, d.Sessions, refresher))
+				r.Post("/sessions/{id}/end", handleEndSession(p, d.Sessions))
+				r.Post("/sessions/end-others", handleEndOtherSessions(p, d.Sessions))
+			})
 		})
 	})
 	return r

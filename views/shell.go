@@ -37,6 +37,20 @@ type User struct {
 	ClaimsJSON string
 }
 
+// Device is one of the user's active sessions, as the sessions panel
+// lists it.
+type Device struct {
+	// ID names the session in the panel's forms.
+	ID string
+	// Name says which browser on which system, e.g. "Firefox on Linux".
+	Name        string
+	SignedIn    string
+	SignedInISO string
+	LastSeen    string
+	// Current marks the session of the request being answered.
+	Current bool
+}
+
 // Problem is an error page's content. Messages are written for users:
 // they never carry internal or provider error text.
 type Problem struct {

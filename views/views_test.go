@@ -193,7 +193,7 @@ func TestHostileUserDataIsEscaped(t *testing.T) {
 		page templ.Component
 	}{
 		{name: "auth box", page: views.AuthBox(signedIn(evil))},
-		{name: "dashboard", page: views.Dashboard(signedIn(evil))},
+		{name: "dashboard", page: views.Dashboard(signedIn(evil), []views.Device{{ID: "k1", Name: hostile, Current: true}, {ID: "k2", Name: hostile}})},
 		{name: "logout confirm", page: views.LogoutConfirm(signedIn(evil))},
 		{name: "error page", page: views.ErrorPage(anonymous(), views.Problem{Status: 400, Title: hostile, Message: hostile})},
 		{name: "home notice", page: views.Home(anonymous(), hostile)},
@@ -230,7 +230,7 @@ func TestDashboard(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := signedIn(ada)
 			s.AuthRequired = tt.authRequired
-			doc := render(t, views.Dashboard(s))
+			doc := render(t, views.Dashboard(s, nil))
 
 			if got := strings.Join(strings.Fields(one(t, doc, "welcome").Text()), " "); got != "Welcome "+ada.Name {
 				t.Errorf("welcome = %q, want %q", got, "Welcome "+ada.Name)
@@ -322,7 +322,7 @@ func TestLayoutAssetsAndScripts(t *testing.T) {
 		wantScripts []string
 	}{
 		{name: "home", page: views.Home(anonymous(), "notice"), wantScripts: []string{testAssets.HTMX, testAssets.App}},
-		{name: "dashboard", page: views.Dashboard(signedIn(ada)), wantScripts: []string{testAssets.HTMX, testAssets.App}},
+		{name: "dashboard", page: views.Dashboard(signedIn(ada), nil), wantScripts: []string{testAssets.HTMX, testAssets.App}},
 		{name: "logout confirm", page: views.LogoutConfirm(anonymous()), wantScripts: []string{testAssets.HTMX, testAssets.App}},
 		{name: "error page", page: views.ErrorPage(anonymous(), views.Problem{Status: 500, Title: "Oops"}), wantScripts: []string{testAssets.HTMX, testAssets.App}},
 		{name: "popup done", page: views.PopupDone(signedIn(ada), "/dashboard"), wantScripts: []string{testAssets.App}},
@@ -363,6 +363,47 @@ func TestLayoutAssetsAndScripts(t *testing.T) {
 			}
 			if got := doc.Find(`meta[name="referrer"]`).AttrOr("content", ""); got != "no-referrer" {
 				t.Errorf("referrer policy = %q, want no-referrer", got)
+			}
+		})
+	}
+}
+
+func TestSessionsPanel(t *testing.T) {
+	devices := []views.Device{
+		{ID: "current", Name: "Firefox on Linux", SignedIn: "1 Dec 2026 10:00 UTC", LastSeen: "just now", Current: true},
+		{ID: "other", Name: "Safari on iOS", SignedIn: "30 Nov 2026 08:00 UTC", LastSeen: "2 hours ago"},
+	}
+	tests := []struct {
+		name          string
+		devices       []views.Device
+		wantEndForms  []string
+		wantEndOthers bool
+	}{
+		{name: "this device alone", devices: devices[:1], wantEndForms: nil, wantEndOthers: false},
+		{name: "two devices", devices: devices, wantEndForms: []string{"/sessions/other/end"}, wantEndOthers: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := render(t, views.SessionsPanel(signedIn(ada), tt.devices))
+			if got := doc.Find(`[data-testid="session"]`).Length(); got != len(tt.devices) {
+				t.Errorf("%d sessions listed, want %d", got, len(tt.devices))
+			}
+			if got := doc.Find(`[data-testid="this-device"]`).Length(); got != 1 {
+				t.Errorf("%d sessions marked as this device, want 1", got)
+			}
+			var actions []string
+			doc.Find(`[data-testid="end-session"]`).Each(func(_ int, s *goquery.Selection) {
+				form := s.Closest("form")
+				actions = append(actions, form.AttrOr("action", ""))
+				if form.AttrOr("hx-post", "") != form.AttrOr("action", "") || form.Find(`input[name="csrf"]`).AttrOr("value", "") != signedIn(ada).CSRF {
+					t.Errorf("sign-out form %q must post with htmx and carry the CSRF token", form.AttrOr("action", ""))
+				}
+			})
+			if strings.Join(actions, " ") != strings.Join(tt.wantEndForms, " ") {
+				t.Errorf("sign-out forms %v, want %v", actions, tt.wantEndForms)
+			}
+			if got := doc.Find(`[data-testid="end-other-sessions"]`).Length() == 1; got != tt.wantEndOthers {
+				t.Errorf("sign out everywhere else offered = %v, want %v", got, tt.wantEndOthers)
 			}
 		})
 	}

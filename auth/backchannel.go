@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// backChannelLogoutEvent is the member of a logout token's events claim
+// that makes it one (Back-Channel Logout 1.0, 2.4).
+const backChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutToken is a verified back-channel logout token: which provider
+// session, or which user, to log out.
+type LogoutToken struct {
+	Subject string
+	SID     string
+	JTI     string
+	Expiry  time.Time
+}
+
+// ErrLogoutTokenInvalid reports a logout token that fails a check.
+var ErrLogoutTokenInvalid = errors.New("invalid logout token")
+
+// logoutClaims lets oidc.CheckSignature record the algorithm.
+type logoutClaims struct {
+	oidc.LogoutTokenClaims
+	alg jose.SignatureAlgorithm
+}
+
+func (c *logoutClaims) SetSignatureAlgorithm(alg jose.SignatureAlgorithm) { c.alg = alg }
+
+// VerifyLogoutToken checks a back-channel logout token as Back-Channel
+// Logout 1.0, 2.6 asks: signature with the ID token's algorithms and keys,
+// exact issuer, audience, iat and exp, the logout event, sub or sid, no
+// nonce, and a typ of logout+jwt when there is one.
+func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
+	c := p.conn.Load()
+	if c == nil {
+		return nil, ErrProviderUnavailable
+	}
+	invalid := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrLogoutTokenInvalid, fmt.Sprintf(format, a...))
+	}
+	jws, err := jose.ParseSigned(raw, joseAlgs(c.algs))
+	if err != nil {
+		return nil, invalid("parse: %v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, invalid("%d signatures", len(jws.Signatures))
+	}
+	if typ, ok := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string); ok {
+		if t := strings.ToLower(typ); t != "logout+jwt" && t != "application/logout+jwt" {
+			return nil, invalid("typ %q", typ)
+		}
+	}
+	var claims logoutClaims
+	payload, err := oidc.ParseToken(raw, &claims.LogoutTokenClaims)
+	if err != nil {
+		return nil, invalid("claims: %v", err)
+	}
+	if err := oidc.CheckSignature(ctx, raw, payload, &claims, c.algs, c.rp.IDTokenVerifier().KeySet); err != nil {
+		return nil, invalid("signature: %v", err)
+	}
+	lt := claims.LogoutTokenClaims
+	now := time.Now()
+	switch {
+	case lt.Issuer != p.cfg.Issuer:
+		return nil, invalid("issuer %q", lt.Issuer)
+	case !slices.Contains(lt.Audience, p.cfg.ClientID):
+		return nil, invalid("audience %v", lt.Audience)
+	case lt.IssuedAt.AsTime().IsZero() || lt.IssuedAt.AsTime().After(now.Add(ClockSkew)):
+		return nil, invalid("iat missing or in the future")
+	case lt.Expiration.AsTime().IsZero() || !now.Before(lt.Expiration.AsTime().Add(ClockSkew)):
+		return nil, invalid("exp missing or past")
+	case lt.Subject == "" && lt.SessionID == "":
+		return nil, invalid("neither sub nor sid")
+	case !isJSONObject(lt.Events[backChannelLogoutEvent]):
+		return nil, invalid("no back-channel logout event")
+	}
+	if _, ok := lt.Claims["nonce"]; ok {
+		return nil, invalid("nonce present")
+	}
+	return &LogoutToken{Subject: lt.Subject, SID: lt.SessionID, JTI: lt.JWTID, Expiry: lt.Expiration.AsTime()}, nil
+}
+
+// isJSONObject reports whether v was decoded from a JSON object.
+func isJSONObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+func joseAlgs(algs []string) []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(algs))
+	for i, a := range algs {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// ErrSessionEnded reports a session that had to end: its tokens could not
+// be refreshed because the provider refused.
+var ErrSessionEnded = errors.New("session ended: the provider refused to refresh its tokens")
+
+// refresh asks the provider for new tokens with refreshToken. A refreshed
+// ID token is verified like the first one and must name the same user.
+func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToken string) (Tokens, string, error) {
+	c := p.conn.Load()
+	if c == nil {
+		return Tokens{}, "", &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.rp.HttpClient())
+	token, err := c.rp.OAuthConfig().TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return Tokens{}, "", &CallbackError{Reason: classify(err), Err: fmt.Errorf("refresh tokens: %w", err)}
+	}
+	tokens := Tokens{AccessToken: token.AccessToken, TokenType: token.TokenType, RefreshToken: token.RefreshToken, Expiry: token.Expiry}
+	idToken, _ := token.Extra("id_token").(string)
+	if idToken == "" {
+		return tokens, "", nil
+	}
+	// A refreshed ID token carries the first one's nonce, or none
+	// (OpenID Connect Core 12.2).
+	nonce := unverifiedNonce(idToken)
+	if nonce != "" && nonce != unverifiedNonce(oldIDToken) {
+		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
+	}
+	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, nonce), token.AccessToken, idToken, c.rp.IDTokenVerifier())
+	if err != nil {
+		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
+	}
+	if claims.Subject != subject {
+		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
+	}
+	return tokens, idToken, nil
+}
+
+// unverifiedNonce reads the nonce of an ID token without checking it; only
+// for comparing with one that is checked.
+func unverifiedNonce(idToken string) string {
+	var claims struct {
+		Nonce string `json:"nonce"`
+	}
+	if _, err := oidc.ParseToken(idToken, &claims); err != nil {
+		return ""
+	}
+	return claims.Nonce
+}
+
+// Refresher gives sessions a valid access token, refreshing it when it has
+// expired — once per session, however many requests ask at the same time.
+type Refresher struct {
+	provider *Provider
+	sessions *Sessions
+	flight   singleflight.Group
+}
+
+// NewRefresher returns a Refresher.
+func NewRefresher(provider *Provider, sessions *Sessions) *Refresher {
+	return &Refresher{provider: provider, sessions: sessions}
+}
+
+// expiryMargin refreshes a little early, so a token does not expire on its
+// way to the provider.
+const expiryMargin = 30 * time.Second
+
+func (r *Refresher) fresh(s *Session) bool {
+	t := s.Tokens
+	return t.AccessToken != "" && (t.Expiry.IsZero() || r.sessions.now().Add(expiryMargin).Before(t.Expiry))
+}
+
+// Fresh returns sess with an access token that has not expired. When the
+// provider refuses the refresh, the session is ended and ErrSessionEnded
+// returned. The returned session is shared: do not change it.
+func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) {
+	if r.fresh(sess) {
+		return sess, nil
+	}
+	v, err, _ := r.flight.Do(sess.Key, func() (any, error) {
+		// Detached from one caller's cancellation: the result serves all.
+		ctx := context.WithoutCancel(ctx)
+		// Another request, or another instance, may have refreshed already.
+		current, err := r.sessions.Reload(ctx, sess)
+		if err != nil {
+			return nil, err
+		}
+		if r.fresh(current) {
+			return current, nil
+		}
+		if current.Tokens.RefreshToken == "" {
+			return nil, r.end(ctx, current, errors.New("no refresh token"))
+		}
+		tokens, idToken, err := r.provider.refresh(ctx, current.Tokens.RefreshToken, current.User.Subject, current.IDToken)
+		var cbErr *CallbackError
+		if errors.As(err, &cbErr) && cbErr.Reason == ReasonInvalid {
+			// Refused (invalid_grant, say). Another instance may have spent
+			// the refresh token a moment ago: use its result if so.
+			again, loadErr := r.sessions.Reload(ctx, current)
+			if loadErr == nil && again.Tokens.RefreshToken != current.Tokens.RefreshToken && r.fresh(again) {
+				return again, nil
+			}
+			return nil, r.end(ctx, current, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		updated := *current
+		if tokens.RefreshToken == "" {
+			tokens.RefreshToken = current.Tokens.RefreshToken // not rotated
+		}
+		updated.Tokens = tokens
+		if idToken != "" {
+			updated.IDToken = idToken
+		}
+		if err := r.sessions.Save(ctx, &updated); err != nil {
+			return nil, err
+		}
+		return &updated, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Session), nil
+}
+
+func (r *Refresher) end(ctx context.Context, sess *Session, cause error) error {
+	if err := r.sessions.store.Delete(ctx, sess.Key); err != nil {
+		return fmt.Errorf("end session after refused refresh: %w", err)
+	}
+	return fmt.Errorf("%w: %w", ErrSessionEnded, cause)
+}
+
+// Userinfo reads the provider's userinfo with sess's access token and
+// returns the user it describes.
+func (p *Provider) Userinfo(ctx context.Context, sess *Session) (User, error) {
+	c := p.conn.Load()
+	if c == nil {
+		return User{}, &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+	}
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, sess.Tokens.AccessToken, bearer(sess.Tokens.TokenType), sess.User.Subject, c.rp)
+	if err != nil {
+		return User{}, &CallbackError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
+	}
+	return userFrom(sess.User.Subject, info)
+}

@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/mileusna/useragent"
+
+	"latchkey/auth"
+	"latchkey/views"
+)
+
+// handleDashboard shows the signed-in user's profile and sessions.
+func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionFrom(r.Context())
+		devices, err := listDevices(r, sessions, sess)
+		if err != nil {
+			p.fail(w, r, problemStoreDown, err)
+			return
+		}
+		s := p.shell(r, "Dashboard")
+		s.AuthRequired = true
+		p.render(w, r, http.StatusOK, views.Dashboard(s, devices), nil)
+	}
+}
+
+// handleEndSession signs one of the user's other sessions out.
+func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionFrom(r.Context())
+		err := sessions.EndOther(r.Context(), sess, chi.URLParam(r, "id"))
+		if err != nil && !errors.Is(err, auth.ErrNoSession) {
+			p.fail(w, r, problemStoreDown, err)
+			return
+		}
+		p.log.InfoContext(r.Context(), "ended a session from the sessions panel", "sub", sess.User.Subject)
+		renderSessionsPanel(w, r, p, sessions)
+	}
+}
+
+// handleEndOtherSessions signs the user out everywhere but here.
+func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionFrom(r.Context())
+		n, err := sessions.EndAllOthers(r.Context(), sess)
+		if err != nil {
+			p.fail(w, r, problemStoreDown, err)
+			return
+		}
+		p.log.InfoContext(r.Context(), "ended all other sessions", "sub", sess.User.Subject, "count", n)
+		renderSessionsPanel(w, r, p, sessions)
+	}
+}
+
+// renderSessionsPanel answers htmx with the panel, and a plain form post
+// with a redirect back to the dashboard.
+func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessions *auth.Sessions) {
+	if !isHTMX(r) {
+		redirect(w, r, "/dashboard")
+		return
+	}
+	devices, err := listDevices(r, sessions, sessionFrom(r.Context()))
+	if err != nil {
+		p.fail(w, r, problemStoreDown, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, views.SessionsPanel(p.shell(r, ""), devices), nil)
+}
+
+func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session) ([]views.Device, error) {
+	list, err := sessions.List(r.Context(), current)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	devices := make([]views.Device, 0, len(list))
+	for _, s := range list {
+		devices = append(devices, views.Device{
+			ID:          s.Key,
+			Name:        deviceName(s.UserAgent),
+			SignedIn:    s.CreatedAt.UTC().Format("2 Jan 2006 15:04 MST"),
+			SignedInISO: s.CreatedAt.UTC().Format(time.RFC3339),
+			LastSeen:    ago(now.Sub(s.LastSeen)),
+			Current:     s.Key == current.Key,
+		})
+	}
+	return devices, nil
+}
+
+// deviceName describes a browser in a few words, e.g. "Firefox on Linux".
+func deviceName(userAgent string) string {
+	ua := useragent.Parse(userAgent)
+	switch {
+	case ua.Name != "" && ua.OS != "":
+		return ua.Name + " on " + ua.OS
+	case ua.Name != "":
+		return ua.Name
+	default:
+		return "Unknown browser"
+	}
+}
+
+// ago says how long ago something happened, to the minute.
+func ago(d time.Duration) string {
+	switch m := int(d / time.Minute); {
+	case m < 1:
+		return "just now"
+	case m == 1:
+		return "a minute ago"
+	case m < 60:
+		return fmt.Sprintf("%d minutes ago", m)
+	case m < 120:
+		return "an hour ago"
+	case m < 48*60:
+		return fmt.Sprintf("%d hours ago", m/60)
+	default:
+		return fmt.Sprintf("%d days ago", m/(24*60))
+	}
+}
