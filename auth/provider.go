@@ -70,6 +70,7 @@ type metadata struct {
 	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	Scopes             []string `json:"scopes_supported"`
+	JWKSURI            string   `json:"jwks_uri"`
 	// IssParameter is RFC 9207's authorization_response_iss_parameter_supported.
 	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 }
@@ -165,8 +166,14 @@ func (p *Provider) discover(ctx context.Context) error {
 		// A refresh token lets a session outlive its first access token.
 		scopes = append(slices.Clip(scopes), oidc.ScopeOfflineAccess)
 	}
+	client := *p.cfg.HTTPClient
+	next := client.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	client.Transport = &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now}
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
-		rp.WithHTTPClient(p.cfg.HTTPClient),
+		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
 		rp.WithVerifierOpts(
 			rp.WithSupportedSigningAlgorithms(algs...),
@@ -261,6 +268,9 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	claims := tokens.IDTokenClaims
 	if claims.Subject == "" {
 		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
+	}
+	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(time.Now().Add(ClockSkew)) {
+		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("ID token not valid yet (nbf)")}
 	}
 
 	info, err := p.userinfo(ctx, c, tokens)
