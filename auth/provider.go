@@ -157,8 +157,12 @@ func (p *Provider) discover(ctx context.Context) error {
 	} else {
 		algs = []string{"RS256"} // the default of OpenID Connect Discovery
 	}
-	authStyle := oauth2.AuthStyleInHeader
-	if len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post") {
+	authStyle := oauth2.AuthStyleInHeader // client_secret_basic, the default of OpenID Connect Discovery
+	switch {
+	case p.cfg.ClientSecret == "":
+		// A public client: PKCE alone, client_id in the body ("none").
+		authStyle = oauth2.AuthStyleInParams
+	case len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post"):
 		authStyle = oauth2.AuthStyleInParams
 	}
 	scopes := p.cfg.Scopes
