@@ -86,6 +86,7 @@ func TestRoutes(t *testing.T) {
 		{name: "dashboard for a user", method: "GET", target: "/dashboard", signedIn: true, wantStatus: 200, wantTestID: "dashboard", wantHeader: map[string]string{"Cache-Control": "no-store"}},
 		{name: "dashboard sends a visitor to log in", method: "GET", target: "/dashboard", wantStatus: 303, wantHeader: map[string]string{"Location": "/login?return_to=%2Fdashboard"}},
 		{name: "dashboard answers htmx without a redirect", method: "GET", target: "/dashboard", header: map[string]string{"HX-Request": "true"}, wantStatus: 401, wantHeader: map[string]string{"HX-Redirect": "/login?return_to=%2Fdashboard", "Location": ""}},
+		{name: "htmx post without a session returns to its page", method: "POST", target: "/profile/refresh", header: map[string]string{"HX-Request": "true", "HX-Current-URL": "http://app.test/dashboard"}, wantStatus: 401, wantHeader: map[string]string{"HX-Redirect": "/login?return_to=%2Fdashboard"}},
 		{name: "login while the provider is unreachable", method: "GET", target: "/login", wantStatus: 503, wantTestID: "error"},
 		{name: "callback without a login attempt", method: "GET", target: "/callback?code=x&state=y", wantStatus: 400, wantTestID: "try-again"},
 		{name: "callback with a provider error but no attempt", method: "GET", target: "/callback?error=access_denied&error_description=%3Cscript%3E", wantStatus: 400, wantTestID: "error"},

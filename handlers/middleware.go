@@ -108,7 +108,7 @@ func requireSession() func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			login := "/login?return_to=" + url.QueryEscape(auth.SafeReturnPath(r.URL.RequestURI()))
+			login := "/login?return_to=" + url.QueryEscape(returnPath(r))
 			if isHTMX(r) {
 				w.Header().Set("HX-Redirect", login)
 				w.WriteHeader(http.StatusUnauthorized)
@@ -137,4 +137,16 @@ func requireCSRF(p *pages) func(http.Handler) http.Handler {
 // validCSRF reports whether the posted form carries sess's CSRF token.
 func validCSRF(r *http.Request, sess *auth.Session) bool {
 	return sess != nil && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRFToken)) == 1
+}
+
+// returnPath is where a login started by this request should come back to:
+// the page itself for a GET, else the page htmx was on, else home.
+func returnPath(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return auth.SafeReturnPath(r.URL.RequestURI())
+	}
+	if page, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && page.Path != "" {
+		return auth.SafeReturnPath(page.RequestURI())
+	}
+	return "/"
 }
