@@ -3,9 +3,9 @@ package handlers
 import (
 	"net/http"
 
-	"latchkey/auth"
-
 	"github.com/go-chi/chi/v5"
+
+	"latchkey/auth"
 )
 
 // routes lists every route of the app.
@@ -22,8 +22,8 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	r.MethodNotAllowed(methodNotAllowed(p))
 
 	r.Get("/healthz", handleHealth())
-	r.Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
 	r.Get("/readyz", handleReady(d.Provider))
+	r.Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
 	r.Handle("/assets/*", http.StripPrefix("/assets/", assets))
 	if devIdP != nil {
 		r.Mount("/dev-idp", devIdP)
