@@ -21,7 +21,12 @@ import (
 type testApp struct {
 	URL  string
 	logs *logBuffer
+	stop func()
 }
+
+// Stop ends the program now, as SIGTERM would, and waits until run has
+// returned. The test's cleanup does nothing more for it.
+func (a *testApp) Stop() { a.stop() }
 
 // startApp runs the program with env as its whole environment and waits
 // until it listens. It stops when the test ends.
@@ -40,7 +45,7 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	go func() {
 		done <- run(ctx, argv, func(k string) string { return env[k] }, io.Discard, logs)
 	}()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -51,9 +56,10 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 			t.Error("run did not return after its context was cancelled")
 		}
 	})
+	t.Cleanup(stop)
 	select {
 	case u := <-logs.listening:
-		return &testApp{URL: u, logs: logs}
+		return &testApp{URL: u, logs: logs, stop: stop}
 	case err := <-done:
 		t.Fatalf("run returned before listening: %v\n%s", err, logs)
 	case <-time.After(15 * time.Second):

@@ -32,12 +32,13 @@ func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
-		err := sessions.EndOther(r.Context(), sess, chi.URLParam(r, "id"))
-		if err != nil && !errors.Is(err, auth.ErrNoSession) {
+		switch err := sessions.EndOther(r.Context(), sess, chi.URLParam(r, "id")); {
+		case err == nil:
+			p.log.InfoContext(r.Context(), "ended a session from the sessions panel", "sub", sess.User.Subject)
+		case !errors.Is(err, auth.ErrNoSession): // already over, or not this user's: nothing to do
 			p.fail(w, r, problemStoreDown, err)
 			return
 		}
-		p.log.InfoContext(r.Context(), "ended a session from the sessions panel", "sub", sess.User.Subject)
 		renderSessionsPanel(w, r, p, sessions)
 	}
 }

@@ -1,6 +1,9 @@
 package oidctest
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // SecretErrorDescription is the error_description the provider sends whenever a Behavior makes it
 // fail. It looks like leaked internals and carries markup, so a test can assert that the client
@@ -32,6 +35,16 @@ type Behavior struct {
 	UserinfoSub string
 	// UserinfoStatus, when not zero, makes userinfo answer this status with an error body.
 	UserinfoStatus int
+	// AccessTokenLifetime, when not zero, is the access token lifetime the token endpoint announces
+	// in expires_in, for authorization-code and refresh-token grants alike. It may be negative, to
+	// hand out a token the client must treat as already expired and refresh before using. The
+	// provider itself still accepts the token at userinfo for its usual hour, so a login can read
+	// userinfo with it.
+	AccessTokenLifetime time.Duration
+	// RefreshError, such as "invalid_grant", makes refresh-token grants fail with this OAuth error
+	// and SecretErrorDescription: status 401 for "invalid_client", 400 otherwise. The refresh
+	// token is not used up.
+	RefreshError string
 	// IssParam replaces the iss parameter of authorization responses: "" sends the issuer when
 	// WithIssParameter is on, "-" omits it, any other value is sent as given (even when
 	// WithIssParameter is off).

@@ -31,7 +31,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{string(p.settings.alg)},
-		"scopes_supported":                      []string{"openid", "profile", "email", "address", "phone", "offline_access"},
+		"scopes_supported":                      p.scopesSupported(),
 		"token_endpoint_auth_methods_supported": p.settings.tokenAuthMethods,
 		"code_challenge_methods_supported":      []string{"S256"},
 		"claims_supported":                      p.claimsSupported(),
@@ -45,6 +45,15 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
 	writeJSON(w, http.StatusOK, doc)
+}
+
+// scopesSupported lists the scopes discovery advertises.
+func (p *Provider) scopesSupported() []string {
+	scopes := []string{"openid", "profile", "email", "address", "phone"}
+	if p.settings.offlineAccess != offlineUnsupported {
+		scopes = append(scopes, "offline_access")
+	}
+	return scopes
 }
 
 // claimsSupported lists the ID token claims and the user's claims.

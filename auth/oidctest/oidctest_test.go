@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -838,5 +839,105 @@ func TestRelyingPartyAcceptsProvider(t *testing.T) {
 				t.Error("code exchange accepted an ID token with a bad signature")
 			}
 		})
+	}
+}
+
+// tokensWithScope runs the whole code flow asking for scope and returns the token response.
+func tokensWithScope(t *testing.T, p *oidctest.Provider, scope string) tokenResponse {
+	t.Helper()
+	verifier, challenge := pkce()
+	params := authParams(p, challenge)
+	params.Set("scope", scope)
+	status, loc := authorize(t, p, p.AuthorizationEndpoint(), params)
+	if status != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize: status %d, location %v; want 302 with a code", status, loc)
+	}
+	status, tr, _ := postToken(t, p, codeForm(loc.Query().Get("code"), verifier), true)
+	if status != http.StatusOK {
+		t.Fatalf("token status = %d (%s), want 200", status, tr.Error)
+	}
+	return tr
+}
+
+func refreshForm(token string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}
+}
+
+func TestOfflineAccess(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		p := oidctest.New(t)
+		if d := discover(t, p); !slices.Contains(d.ScopesSupported, "offline_access") {
+			t.Errorf("scopes_supported = %v, want offline_access", d.ScopesSupported)
+		}
+		if tr := tokensWithScope(t, p, "openid"); tr.RefreshToken == "" {
+			t.Error("no refresh token without offline_access; the default issues one on every grant")
+		}
+	})
+	t.Run("advertised", func(t *testing.T) {
+		p := oidctest.New(t, oidctest.WithOfflineAccess(true))
+		if d := discover(t, p); !slices.Contains(d.ScopesSupported, "offline_access") {
+			t.Errorf("scopes_supported = %v, want offline_access", d.ScopesSupported)
+		}
+		if tr := tokensWithScope(t, p, "openid profile"); tr.RefreshToken != "" {
+			t.Error("a refresh token was issued without offline_access")
+		}
+		tr := tokensWithScope(t, p, "openid profile offline_access")
+		if tr.RefreshToken == "" {
+			t.Fatal("no refresh token although offline_access was granted")
+		}
+		status, refreshed, _ := postToken(t, p, refreshForm(tr.RefreshToken), true)
+		if status != http.StatusOK || refreshed.RefreshToken == "" || refreshed.RefreshToken == tr.RefreshToken {
+			t.Errorf("refresh: %d %+v, want 200 with a new refresh token", status, refreshed)
+		}
+	})
+	t.Run("not advertised", func(t *testing.T) {
+		p := oidctest.New(t, oidctest.WithOfflineAccess(false))
+		if d := discover(t, p); slices.Contains(d.ScopesSupported, "offline_access") || !slices.Contains(d.ScopesSupported, "openid") {
+			t.Errorf("scopes_supported = %v, want openid without offline_access", d.ScopesSupported)
+		}
+		if tr := tokensWithScope(t, p, "openid profile"); tr.RefreshToken != "" {
+			t.Error("a refresh token was issued without offline_access")
+		}
+	})
+}
+
+func TestAccessTokenLifetime(t *testing.T) {
+	p := oidctest.New(t)
+	p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	expired := tokens(t, p)
+	if expired.ExpiresIn != -60 {
+		t.Errorf("expires_in = %d, want -60", expired.ExpiresIn)
+	}
+	if status, info := userinfo(t, p, p.UserinfoEndpoint(), expired.AccessToken); status != http.StatusOK || info["sub"] != oidctest.DefaultSubject {
+		t.Errorf("userinfo with the announced-expired token = %d %v, want it still served", status, info)
+	}
+	status, refreshed, _ := postToken(t, p, refreshForm(expired.RefreshToken), true)
+	if status != http.StatusOK || refreshed.ExpiresIn != -60 {
+		t.Errorf("refresh: %d expires_in %d, want 200 and -60", status, refreshed.ExpiresIn)
+	}
+	p.SetBehavior(oidctest.Behavior{})
+	if tr := tokens(t, p); tr.ExpiresIn != 3600 {
+		t.Errorf("expires_in after reset = %d, want 3600", tr.ExpiresIn)
+	}
+}
+
+func TestRefreshError(t *testing.T) {
+	p := oidctest.New(t)
+	tr := tokens(t, p)
+	p.SetBehavior(oidctest.Behavior{RefreshError: "invalid_grant"})
+	if status, resp, _ := postToken(t, p, refreshForm(tr.RefreshToken), true); status != http.StatusBadRequest || resp.Error != "invalid_grant" {
+		t.Errorf("forced refresh error: %d %q, want 400 invalid_grant", status, resp.Error)
+	}
+	c, verifier, _ := code(t, p)
+	if status, resp, _ := postToken(t, p, codeForm(c, verifier), true); status != http.StatusOK {
+		t.Errorf("code grant during RefreshError: %d %q, want 200", status, resp.Error)
+	}
+	p.SetBehavior(oidctest.Behavior{RefreshError: "invalid_client"})
+	if status, resp, _ := postToken(t, p, refreshForm(tr.RefreshToken), true); status != http.StatusUnauthorized || resp.Error != "invalid_client" {
+		t.Errorf("forced invalid_client: %d %q, want 401 invalid_client", status, resp.Error)
+	}
+	p.SetBehavior(oidctest.Behavior{})
+	if status, resp, _ := postToken(t, p, refreshForm(tr.RefreshToken), true); status != http.StatusOK {
+		t.Errorf("refresh token after forced errors: %d %q, want it still usable", status, resp.Error)
 	}
 }

@@ -107,7 +107,21 @@ type settings struct {
 	endSession             bool
 	tokenAuthMethods       []string
 	tls                    bool
+	offlineAccess          offlineAccess
 }
+
+// offlineAccess is how the provider treats the offline_access scope.
+type offlineAccess int
+
+const (
+	// offlineAlways advertises offline_access and issues a refresh token on every grant.
+	offlineAlways offlineAccess = iota
+	// offlineAdvertised advertises offline_access and issues refresh tokens only when it is granted.
+	offlineAdvertised
+	// offlineUnsupported does not advertise offline_access and issues refresh tokens only when it
+	// is granted anyway.
+	offlineUnsupported
+)
 
 // Option configures a Provider at New.
 type Option func(*settings) error
@@ -231,6 +245,20 @@ func WithTokenAuthMethods(methods ...string) Option {
 			}
 		}
 		s.tokenAuthMethods = methods
+		return nil
+	}
+}
+
+// WithOfflineAccess makes the provider issue a refresh token only for grants whose scope contains
+// offline_access, as many providers do; advertised says whether discovery lists offline_access in
+// scopes_supported. Without this option, offline_access is listed and every grant gets a refresh
+// token.
+func WithOfflineAccess(advertised bool) Option {
+	return func(s *settings) error {
+		s.offlineAccess = offlineUnsupported
+		if advertised {
+			s.offlineAccess = offlineAdvertised
+		}
 		return nil
 	}
 }

@@ -58,6 +58,14 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		g, oerr = p.redeemCode(clientID, r.PostForm)
 		withNonce = true
 	case "refresh_token":
+		if b.RefreshError != "" {
+			status := http.StatusBadRequest
+			if b.RefreshError == "invalid_client" {
+				status = http.StatusUnauthorized
+			}
+			oerr = &oauthError{status, b.RefreshError, SecretErrorDescription}
+			break
+		}
 		g, oerr = p.redeemRefreshToken(clientID, r.PostForm)
 	case "":
 		oerr = &oauthError{http.StatusBadRequest, "invalid_request", "grant_type is missing"}
@@ -164,8 +172,9 @@ func (p *Provider) redeemRefreshToken(clientID string, form url.Values) (*grant,
 	return g, nil
 }
 
-// issueTokens answers a token response with a new access token, refresh token and ID token.
-// Refreshed ID tokens carry no nonce (OpenID Connect Core §12.2).
+// issueTokens answers a token response with a new access token, ID token and, unless
+// WithOfflineAccess holds it back, refresh token. Refreshed ID tokens carry no nonce (OpenID
+// Connect Core §12.2).
 func (p *Provider) issueTokens(w http.ResponseWriter, g *grant, b Behavior, withNonce bool) {
 	now := time.Now()
 	claims := map[string]any{
@@ -190,20 +199,32 @@ func (p *Provider) issueTokens(w http.ResponseWriter, g *grant, b Behavior, with
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "sign ID token: "+err.Error())
 		return
 	}
-	accessToken, refreshToken := rand.Text(), rand.Text()
+	expiresIn := tokenLifetime
+	if b.AccessTokenLifetime != 0 {
+		expiresIn = b.AccessTokenLifetime
+	}
+	accessToken, refreshToken := rand.Text(), ""
+	if p.settings.offlineAccess == offlineAlways || slices.Contains(strings.Fields(g.scope), "offline_access") {
+		refreshToken = rand.Text()
+	}
 	p.mu.Lock()
 	p.accessTokens[accessToken] = &accessGrant{scope: g.scope, expires: now.Add(tokenLifetime)}
-	p.refreshTokens[refreshToken] = g
+	if refreshToken != "" {
+		p.refreshTokens[refreshToken] = g
+	}
 	p.idTokens[idToken] = true
 	p.lastIDToken = idToken
 	p.mu.Unlock()
+	answer := map[string]any{
+		"access_token": accessToken,
+		"token_type":   "Bearer",
+		"expires_in":   int(expiresIn.Seconds()),
+		"id_token":     idToken,
+		"scope":        g.scope,
+	}
+	if refreshToken != "" {
+		answer["refresh_token"] = refreshToken
+	}
 	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token":  accessToken,
-		"token_type":    "Bearer",
-		"expires_in":    int(tokenLifetime.Seconds()),
-		"refresh_token": refreshToken,
-		"id_token":      idToken,
-		"scope":         g.scope,
-	})
+	writeJSON(w, http.StatusOK, answer)
 }

@@ -1,0 +1,878 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/go-jose/go-jose/v4"
+
+	"latchkey/auth/oidctest"
+	"latchkey/auth/redisstore/redistest"
+)
+
+// The end-to-end tests in this file cover issue 3: sessions kept on the
+// server that really end, in every store, across restarts and instances;
+// refresh; back-channel logout; the sessions panel. Each names the
+// SECURITY.md item it covers.
+
+// TestSessionReplayAfterLogout covers R12 in every store: a cookie saved
+// before logout and replayed from another browser is anonymous.
+func TestSessionReplayAfterLogout(t *testing.T) {
+	stores := []struct {
+		name string
+		env  func(t *testing.T) map[string]string
+	}{
+		{"embedded", func(t *testing.T) map[string]string { return map[string]string{"DATA_DIR": t.TempDir()} }},
+		{"memory", func(*testing.T) map[string]string { return map[string]string{"SESSION_STORE": "memory"} }},
+		{"redis", func(t *testing.T) map[string]string {
+			return map[string]string{"SESSION_STORE": redistest.Start(t).URL()}
+		}},
+	}
+	for _, store := range stores {
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			env := store.env(t)
+			p, app := startWithProvider(t, env)
+			r := signIn(t, app, p)
+			saved := r.b.cookie(app.URL, "latchkey").Value
+			if dir := env["DATA_DIR"]; dir != "" {
+				if _, err := os.Stat(filepath.Join(dir, "sessions.db")); err != nil {
+					t.Errorf("the embedded store's file is not in DATA_DIR: %v", err)
+				}
+			}
+
+			after := r.b.submit(r.final, `[data-testid="logout-form"]`, nil)
+			if after.url.Path != "/" || !after.has("login-box") {
+				t.Fatalf("logout should end on the home page's login box, got %s:\n%s", after.url, after.body)
+			}
+			replay := holding(t, app, saved)
+			assertAnonymous(t, app, replay)
+			fragment := replay.getWith(app.URL+"/", http.Header{"HX-Request": {"true"}})
+			if fragment.has("profile-card") || fragment.doc.Find(`[data-signed-in="true"]`).Length() > 0 {
+				t.Errorf("the replayed cookie still signs in the auth box:\n%s", fragment.body)
+			}
+		})
+	}
+}
+
+// TestEmbeddedStoreSurvivesRestart: with the default store, a session
+// outlives the process, and a logged-out one stays dead.
+func TestEmbeddedStoreSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	p := oidctest.New(t)
+	dataDir := t.TempDir()
+	env := func() map[string]string { return providerEnv(p, map[string]string{"DATA_DIR": dataDir}) }
+
+	first := startApp(t, env())
+	first.waitReady(t)
+	kept := signIn(t, first, p)
+	cookie := kept.b.cookie(first.URL, "latchkey").Value
+	ended := signIn(t, first, p)
+	endedCookie := ended.b.cookie(first.URL, "latchkey").Value
+	ended.b.submit(ended.final, `[data-testid="logout-form"]`, nil)
+	first.Stop()
+
+	second := startApp(t, env())
+	second.waitReady(t)
+	dash := holding(t, second, cookie).get(second.URL + "/dashboard")
+	if dash.status != http.StatusOK || dash.url.Path != "/dashboard" || dash.text("welcome") != "Welcome "+oidctest.DefaultName {
+		t.Errorf("after a restart the old cookie should show the dashboard, got %d at %s:\n%s", dash.status, dash.url, dash.body)
+	}
+	assertAnonymous(t, second, holding(t, second, endedCookie))
+}
+
+// TestTwoInstancesShareRedis covers F3 and F4: two instances on one Redis
+// serve one site; a session begun on A is used and ended on B, at once.
+func TestTwoInstancesShareRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	p := oidctest.New(t)
+	extra := map[string]string{"SESSION_STORE": srv.URL()}
+	a := startApp(t, providerEnv(p, extra))
+	b := startApp(t, providerEnv(p, extra))
+	a.waitReady(t)
+	b.waitReady(t)
+
+	r := signIn(t, a, p)
+	cookie := r.b.cookie(a.URL, "latchkey").Value
+	onB := holding(t, b, cookie)
+	dash := onB.get(b.URL + "/dashboard")
+	if dash.status != http.StatusOK || dash.url.String() != b.URL+"/dashboard" || dash.text("welcome") != "Welcome "+oidctest.DefaultName {
+		t.Fatalf("a session begun on A should open B's dashboard, got %d at %s:\n%s", dash.status, dash.url, dash.body)
+	}
+	out := onB.submit(dash, `[data-testid="logout-form"]`, nil)
+	if out.url.Host != hostOf(t, b.URL) || out.url.Path != "/" || out.text("notice") != "You have been logged out." {
+		t.Errorf("logout on B should come back to B's home page, got %s, notice %q", out.url, out.text("notice"))
+	}
+	assertAnonymous(t, a, holding(t, a, cookie))
+
+	// The provider's logout token may reach any instance.
+	viaA := signIn(t, a, p)
+	sid := claimOf(t, p.LastIDToken(), "sid")
+	other := signIn(t, a, p)
+	if status, _ := postLogoutToken(t, b, signLogoutToken(t, p, logoutClaims(p, sid), oidctest.SignValid, "logout+jwt")); status != http.StatusOK {
+		t.Fatalf("back-channel logout on B = %d, want 200\nlogs:\n%s", status, b.logs)
+	}
+	assertAnonymous(t, a, viaA.b)
+	assertSessionValid(t, a, other.b)
+}
+
+// TestRedisOutage: with Redis down, a signed-in request gets the app's
+// 503 page, never a 500; once Redis is back, the same process serves again.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	p, app := startWithProvider(t, map[string]string{"SESSION_STORE": srv.URL()})
+	r := signIn(t, app, p)
+	nf := r.b.noFollow()
+
+	srv.Stop()
+	down := nf.get(app.URL + "/dashboard")
+	if down.status != http.StatusServiceUnavailable || !down.has("error") {
+		t.Fatalf("/dashboard with Redis down = %d, want the 503 error page:\n%s", down.status, down.body)
+	}
+	if got := down.text("error-title"); got != "Sessions unavailable" {
+		t.Errorf("503 page title = %q", got)
+	}
+	assertNoInternals(t, down.body, p)
+	for _, word := range []string{"redis", "Redis", "127.0.0.1", "dial tcp"} {
+		if strings.Contains(down.body, word) {
+			t.Errorf("the 503 page mentions %q", word)
+		}
+	}
+	partial := nf.getWith(app.URL+"/", http.Header{"HX-Request": {"true"}})
+	if partial.status != http.StatusServiceUnavailable || !partial.has("error") || partial.has("auth-box") {
+		t.Errorf("htmx / with Redis down = %d, want the 503 error card alone:\n%s", partial.status, partial.body)
+	}
+	if health := newBrowser(t).get(app.URL + "/healthz"); health.status != http.StatusOK {
+		t.Errorf("/healthz with Redis down = %d, want 200: the process is up", health.status)
+	}
+	if home := newBrowser(t).get(app.URL + "/"); home.status != http.StatusOK || !home.has("login-box") {
+		t.Errorf("a visitor's home page with Redis down = %d, want 200", home.status)
+	}
+
+	srv.Restart()
+	var back *page
+	waitFor(t, "the app to reach Redis again", func() bool {
+		back = nf.get(app.URL + "/dashboard")
+		if back.status == http.StatusInternalServerError {
+			t.Fatalf("/dashboard answered 500 while Redis came back:\n%s", back.body)
+		}
+		return back.status != http.StatusServiceUnavailable
+	})
+	// The new Redis is empty: the session is gone, and logging in works.
+	if back.status != http.StatusSeeOther || !strings.HasPrefix(back.header.Get("Location"), "/login?") {
+		t.Errorf("/dashboard after the outage = %d Location %q, want a redirect to log in", back.status, back.header.Get("Location"))
+	}
+	again := &loginRun{app: app, p: p, b: r.b, rec: r.rec, final: r.b.get(app.URL + "/login")}
+	assertSignedIn(t, again)
+}
+
+// TestRefreshProfile covers F6 and R19 through the dashboard's "Refresh
+// profile" control, which htmx posts.
+func TestRefreshProfile(t *testing.T) {
+	t.Run("five at once refresh once", func(t *testing.T) {
+		t.Parallel()
+		p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
+		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+		r := signIn(t, app, p)
+		if grants := refreshGrants(p); len(grants) != 0 {
+			t.Fatalf("%d refresh grants before any refresh", len(grants))
+		}
+
+		// A first refresh, while the provider still hands out expired
+		// access tokens, leaves the session with a rotated refresh token
+		// and an access token that has expired again.
+		if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK {
+			t.Fatalf("first refresh = %d:\n%s\nlogs:\n%s", status, body, app.logs)
+		}
+		first := refreshGrants(p)
+		if len(first) != 1 {
+			t.Fatalf("first refresh made %d refresh grants, want 1", len(first))
+		}
+
+		p.SetBehavior(oidctest.Behavior{})
+		const n = 5
+		type answer struct {
+			status int
+			header http.Header
+			body   string
+			err    error
+		}
+		answers := make([]answer, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				var a answer
+				a.status, a.header, a.body, a.err = sendRefresh(r.b.client, app.URL, csrfOf(r.final))
+				answers[i] = a
+			})
+		}
+		wg.Wait()
+		for i, a := range answers {
+			if a.err != nil {
+				t.Errorf("request %d: %v", i, a.err)
+				continue
+			}
+			doc, err := goquery.NewDocumentFromReader(strings.NewReader(a.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			panel := doc.Find(`#profile-panel[data-testid="dashboard"]`)
+			if a.status != http.StatusOK || panel.Length() != 1 || doc.Find(`[data-testid="auth-box"]`).Length() != 0 {
+				t.Errorf("request %d = %d, want 200 with the profile panel alone:\n%s", i, a.status, a.body)
+				continue
+			}
+			if got := strings.TrimSpace(panel.Find(`[data-testid="welcome"]`).Text()); got != "Welcome "+oidctest.DefaultName {
+				t.Errorf("request %d: greeting %q", i, got)
+			}
+		}
+		grants := refreshGrants(p)
+		if got := len(grants) - len(first); got != 1 {
+			t.Fatalf("five concurrent refreshes made %d refresh grants, want exactly 1", got)
+		}
+		// R19: the second grant spent the refresh token the first one
+		// returned; the provider refuses a spent one.
+		spent, used := first[0].Get("refresh_token"), grants[1].Get("refresh_token")
+		if used == "" || used == spent {
+			t.Errorf("the second refresh sent refresh token %q, want the rotated one, not the first %q", used, spent)
+		}
+		assertSessionValid(t, app, r.b)
+		if again, _, _ := refreshProfile(t, app, r.b, r.final); again != http.StatusOK || len(refreshGrants(p)) != len(grants) {
+			t.Errorf("refresh with a fresh access token = %d after %d grants, want 200 and no grant", again, len(refreshGrants(p))-len(grants))
+		}
+	})
+
+	t.Run("provider refuses", func(t *testing.T) {
+		t.Parallel()
+		p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
+		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+		r := signIn(t, app, p)
+		saved := r.b.cookie(app.URL, "latchkey").Value
+		p.SetBehavior(oidctest.Behavior{RefreshError: "invalid_grant"})
+		status, header, body := refreshProfile(t, app, r.b, r.final)
+		if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
+			t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /", status, header.Get("HX-Redirect"))
+		}
+		if header.Get("Location") != "" {
+			t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
+		}
+		if !strings.Contains(body, `data-testid="error"`) {
+			t.Errorf("refused refresh should answer the error card:\n%s", body)
+		}
+		assertNoInternals(t, body, p)
+		if n := len(refreshGrants(p)); n != 1 {
+			t.Errorf("%d refresh grants, want 1", n)
+		}
+		assertAnonymous(t, app, r.b)
+		assertAnonymous(t, app, holding(t, app, saved))
+	})
+
+	for _, tc := range []struct {
+		name       string
+		advertised bool
+	}{{"offline_access advertised", true}, {"offline_access not advertised", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(tc.advertised))
+			signIn(t, app, p)
+			scope := strings.Fields(p.LastAuthorize().Get("scope"))
+			if got := slices.Contains(scope, "offline_access"); got != tc.advertised {
+				t.Errorf("authorize scope %q: offline_access requested = %v, want %v", scope, got, tc.advertised)
+			}
+			if !slices.Contains(scope, "openid") {
+				t.Errorf("authorize scope %q lacks openid", scope)
+			}
+		})
+	}
+}
+
+// refreshProfile posts the dashboard's refresh form as htmx does.
+func refreshProfile(t *testing.T, app *testApp, b *browser, dashboard *page) (int, http.Header, string) {
+	t.Helper()
+	status, header, body, err := sendRefresh(b.client, app.URL, csrfOf(dashboard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, header, body
+}
+
+// sendRefresh posts /profile/refresh as htmx does; safe to call from
+// several goroutines.
+func sendRefresh(client *http.Client, appURL, csrf string) (int, http.Header, string, error) {
+	req, err := http.NewRequest(http.MethodPost, appURL+"/profile/refresh", strings.NewReader(url.Values{"csrf": {csrf}}.Encode()))
+	if err != nil {
+		return 0, nil, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("Origin", appURL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	noFollow := *client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body), err
+}
+
+// csrfOf reads the CSRF token of the dashboard's refresh form.
+func csrfOf(dashboard *page) string {
+	return dashboard.doc.Find(`[data-testid="refresh-profile-form"] input[name="csrf"]`).AttrOr("value", "")
+}
+
+// refreshGrants returns the forms of the refresh_token grants the provider
+// received, oldest first.
+func refreshGrants(p *oidctest.Provider) []url.Values {
+	var out []url.Values
+	for _, req := range p.Requests(oidctest.EndpointToken) {
+		if req.Form.Get("grant_type") == "refresh_token" {
+			out = append(out, req.Form)
+		}
+	}
+	return out
+}
+
+// backChannelLogoutEvent is the events member that makes a JWT a logout
+// token (Back-Channel Logout 1.0, 2.4).
+const backChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// logoutClaims are the claims of a valid logout token for the provider
+// session sid, with one claim the app does not know.
+func logoutClaims(p *oidctest.Provider, sid string) map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss":    p.Issuer(),
+		"sub":    p.Subject(),
+		"aud":    p.ClientID(),
+		"iat":    now.Unix(),
+		"exp":    now.Add(2 * time.Minute).Unix(),
+		"jti":    rand.Text(),
+		"sid":    sid,
+		"events": map[string]any{backChannelLogoutEvent: map[string]any{}},
+		"extra":  "a claim the relying party must ignore",
+	}
+}
+
+// signLogoutToken signs claims with the provider's key, the way mode says.
+func signLogoutToken(t *testing.T, p *oidctest.Provider, claims map[string]any, mode oidctest.SignMode, typ string) string {
+	t.Helper()
+	token, err := p.SignJWT(claims, mode, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// signES256 signs claims with an ES256 key under the provider's kid, as a
+// forger would for a provider that signs with RS256.
+func signES256(t *testing.T, p *oidctest.Provider, claims map[string]any) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: p.KeyID()}},
+		(&jose.SignerOptions{}).WithType("logout+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// postLogoutToken delivers a logout token as a provider does: a form post
+// from server to server, without Origin or cookies.
+func postLogoutToken(t *testing.T, app *testApp, token string) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, app.URL+"/backchannel-logout", strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("POST /backchannel-logout: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+// claimOf reads a claim of a JWT without checking it.
+func claimOf(t *testing.T, token, name string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := claims[name].(string)
+	if v == "" {
+		t.Fatalf("the token has no %s claim: %s", name, payload)
+	}
+	return v
+}
+
+// TestBackChannelLogout covers R14, F4 and the rp-backchannel rows of
+// SECURITY.md table 1: POST /backchannel-logout ends the sessions a valid
+// logout token names and refuses every other token with 400.
+func TestBackChannelLogout(t *testing.T) {
+	t.Parallel()
+	p, app := startWithProvider(t, nil)
+	tests := []struct {
+		// id is the conformance test, or the R14 rule, the case covers.
+		id     string
+		token  func(t *testing.T, claims map[string]any) string
+		status int
+	}{
+		{
+			id: "rp-backchannel-rpinitlogout",
+			token: func(t *testing.T, c map[string]any) string {
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusOK,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-alg-none",
+			token: func(t *testing.T, c map[string]any) string {
+				return signLogoutToken(t, p, c, oidctest.SignNone, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id:     "rp-backchannel-rpinitlogout-lt-wrong-alg",
+			token:  func(t *testing.T, c map[string]any) string { return signES256(t, p, c) },
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-wrong-aud",
+			token: func(t *testing.T, c map[string]any) string {
+				c["aud"] = p.ClientID() + "1"
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-wrong-issuer",
+			token: func(t *testing.T, c map[string]any) string {
+				c["iss"] = p.Issuer() + "1"
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-no-event",
+			token: func(t *testing.T, c map[string]any) string {
+				delete(c, "events")
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-wrong-event",
+			token: func(t *testing.T, c map[string]any) string {
+				c["events"] = map[string]any{"http://schemas.openid.net/event/backchannel-logout-wrong": map[string]any{}}
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "R14 (logout event is not a JSON object)",
+			token: func(t *testing.T, c map[string]any) string {
+				c["events"] = map[string]any{backChannelLogoutEvent: "yes"}
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "rp-backchannel-rpinitlogout-lt-with-nonce",
+			token: func(t *testing.T, c map[string]any) string {
+				c["nonce"] = rand.Text()
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "R14 (bad signature)",
+			token: func(t *testing.T, c map[string]any) string {
+				return signLogoutToken(t, p, c, oidctest.SignBadSignature, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "R14, ASVS 10.5.5 (typ JWT: an ID token's type)",
+			token: func(t *testing.T, c map[string]any) string {
+				return signLogoutToken(t, p, c, oidctest.SignValid, "JWT")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id:     "table 1 conflict (typ absent, as the suite sends)",
+			token:  func(t *testing.T, c map[string]any) string { return signLogoutToken(t, p, c, oidctest.SignValid, "") },
+			status: http.StatusOK,
+		},
+		{
+			id: "R14 (expired)",
+			token: func(t *testing.T, c map[string]any) string {
+				c["iat"] = time.Now().Add(-10 * time.Minute).Unix()
+				c["exp"] = time.Now().Add(-5 * time.Minute).Unix()
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id: "R14 (neither sub nor sid)",
+			token: func(t *testing.T, c map[string]any) string {
+				delete(c, "sub")
+				delete(c, "sid")
+				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
+			},
+			status: http.StatusBadRequest,
+		},
+		{
+			id:     "R14 (not a JWT)",
+			token:  func(*testing.T, map[string]any) string { return "not-a-token" },
+			status: http.StatusBadRequest,
+		},
+	}
+	// The cases share one app and run one after the other, so that each
+	// login's ID token, and its sid, are known.
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			r := signIn(t, app, p)
+			sid := claimOf(t, p.LastIDToken(), "sid")
+			bystander := signIn(t, app, p)
+
+			status, header := postLogoutToken(t, app, tc.token(t, logoutClaims(p, sid)))
+			if status != tc.status {
+				t.Errorf("back-channel logout = %d, want %d\nlogs:\n%s", status, tc.status, app.logs)
+			}
+			if got := header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+			if tc.status == http.StatusOK {
+				assertAnonymous(t, app, r.b)
+			} else {
+				assertSessionValid(t, app, r.b)
+			}
+			assertSessionValid(t, app, bystander.b)
+		})
+	}
+
+	t.Run("R14 (jti replayed)", func(t *testing.T) {
+		signIn(t, app, p)
+		token := signLogoutToken(t, p, logoutClaims(p, claimOf(t, p.LastIDToken(), "sid")), oidctest.SignValid, "logout+jwt")
+		if status, _ := postLogoutToken(t, app, token); status != http.StatusOK {
+			t.Fatalf("first delivery = %d, want 200", status)
+		}
+		if status, header := postLogoutToken(t, app, token); status != http.StatusBadRequest || header.Get("Cache-Control") != "no-store" {
+			t.Errorf("replayed delivery = %d Cache-Control %q, want 400 and no-store", status, header.Get("Cache-Control"))
+		}
+	})
+
+	t.Run("R14 (GET refused)", func(t *testing.T) {
+		resp, err := http.Get(app.URL + "/backchannel-logout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("GET /backchannel-logout = %d, want 405", resp.StatusCode)
+		}
+	})
+}
+
+// TestBackChannelLogoutBySubject: a logout token with sub and no sid ends
+// every session of that user.
+func TestBackChannelLogoutBySubject(t *testing.T) {
+	t.Parallel()
+	p, app := startWithProvider(t, nil)
+	first, second := signIn(t, app, p), signIn(t, app, p)
+	claims := logoutClaims(p, "")
+	delete(claims, "sid")
+	status, header := postLogoutToken(t, app, signLogoutToken(t, p, claims, oidctest.SignValid, "logout+jwt"))
+	if status != http.StatusOK || header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("back-channel logout by sub = %d Cache-Control %q, want 200 and no-store", status, header.Get("Cache-Control"))
+	}
+	assertAnonymous(t, app, first.b)
+	assertAnonymous(t, app, second.b)
+}
+
+// Browsers the sessions panel must tell apart.
+const (
+	firefoxOnLinux  = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	safariOnIPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+	chromeOnWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+
+// userAgent sends every request with one User-Agent header.
+type userAgent struct {
+	name string
+	next http.RoundTripper
+}
+
+func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", u.name)
+	return u.next.RoundTrip(req)
+}
+
+// browserAs is a fresh browser that calls itself ua.
+func browserAs(t *testing.T, ua string) *browser {
+	t.Helper()
+	b, _ := newRecordingBrowser(t)
+	b.client.Transport = userAgent{name: ua, next: b.client.Transport}
+	return b
+}
+
+// devSignIn signs b in as user at the development provider and returns
+// the dashboard.
+func devSignIn(t *testing.T, app *testApp, b *browser, user string) *page {
+	t.Helper()
+	signInPage := b.get(app.URL + "/login")
+	if !signInPage.has("dev-signin") {
+		t.Fatalf("login should reach the development sign-in page, got %d at %s:\n%s", signInPage.status, signInPage.url, signInPage.body)
+	}
+	dash := b.submit(signInPage, "form", url.Values{"user": {user}})
+	if dash.status != http.StatusOK || dash.url.Path != "/dashboard" {
+		t.Fatalf("sign-in as %s should land on the dashboard, got %d at %s:\n%s", user, dash.status, dash.url, dash.body)
+	}
+	return dash
+}
+
+// panelSessions lists the sessions a sessions panel shows: device name,
+// and whether it is this device.
+func panelSessions(p *page) (devices []string, current int) {
+	p.doc.Find(`[data-testid="sessions-panel"] [data-testid="session"]`).Each(func(_ int, s *goquery.Selection) {
+		devices = append(devices, strings.TrimSpace(s.Find(`[data-testid="session-device"]`).Text()))
+		if s.Find(`[data-testid="this-device"]`).Length() > 0 {
+			current++
+		}
+	})
+	slices.Sort(devices)
+	return devices, current
+}
+
+// htmxSubmit posts the form around the button found by selector, with
+// csrf replacing its token when not empty, as htmx does.
+func htmxSubmit(t *testing.T, app *testApp, b *browser, p *page, selector, csrf string) *page {
+	t.Helper()
+	form := p.doc.Find(selector).First().Closest("form")
+	if form.Length() == 0 {
+		t.Fatalf("no form around %q:\n%s", selector, p.body)
+	}
+	target := form.AttrOr("hx-post", "")
+	if target == "" || target != form.AttrOr("action", "") {
+		t.Fatalf("form hx-post %q and action %q should name the same URL", target, form.AttrOr("action", ""))
+	}
+	if csrf == "" {
+		csrf = form.Find(`input[name="csrf"]`).AttrOr("value", "")
+	}
+	return b.noFollow().post(app.URL+target, url.Values{"csrf": {csrf}}, http.Header{
+		"HX-Request": {"true"}, "Origin": {app.URL}, "Sec-Fetch-Site": {"same-origin"},
+	})
+}
+
+// TestSessionsPanel covers issue 3 §6: the dashboard lists the user's
+// sessions, and each can be ended from there.
+func TestSessionsPanel(t *testing.T) {
+	t.Run("two devices, end the other", func(t *testing.T) {
+		t.Parallel()
+		app := startApp(t, map[string]string{})
+		app.waitReady(t)
+		laptop, phone := browserAs(t, firefoxOnLinux), browserAs(t, safariOnIPhone)
+		devSignIn(t, app, phone, "ada")
+		dash := devSignIn(t, app, laptop, "ada")
+
+		devices, current := panelSessions(dash)
+		if want := []string{"Firefox on Linux", "Safari on iOS"}; !slices.Equal(devices, want) || current != 1 {
+			t.Fatalf("sessions panel lists %q with %d marked this device, want %q and 1", devices, current, want)
+		}
+		this := dash.doc.Find(`[data-testid="session"]:has([data-testid="this-device"]) [data-testid="session-device"]`).Text()
+		if strings.TrimSpace(this) != "Firefox on Linux" {
+			t.Errorf("this device = %q, want Firefox on Linux", this)
+		}
+		if n := dash.doc.Find(`[data-testid="session"]:has([data-testid="this-device"]) [data-testid="end-session"]`).Length(); n != 0 {
+			t.Error("this device has a sign-out button of its own in the panel")
+		}
+
+		bad := htmxSubmit(t, app, laptop, dash, `[data-testid="end-session"]`, "not-the-csrf-token")
+		if bad.status != http.StatusForbidden || !bad.has("error") {
+			t.Errorf("ending a session with a wrong csrf = %d, want a 403 error:\n%s", bad.status, bad.body)
+		}
+		assertSessionValid(t, app, phone)
+
+		panel := htmxSubmit(t, app, laptop, dash, `[data-testid="end-session"]`, "")
+		if panel.status != http.StatusOK || !panel.has("sessions-panel") || panel.has("auth-box") {
+			t.Fatalf("ending a session = %d, want the sessions panel alone:\n%s", panel.status, panel.body)
+		}
+		if devices, current := panelSessions(panel); !slices.Equal(devices, []string{"Firefox on Linux"}) || current != 1 {
+			t.Errorf("after ending the phone's session the panel lists %q (%d current)", devices, current)
+		}
+		assertAnonymous(t, app, phone)
+		assertSessionValid(t, app, laptop)
+	})
+
+	t.Run("sign out everywhere else", func(t *testing.T) {
+		t.Parallel()
+		app := startApp(t, map[string]string{})
+		app.waitReady(t)
+		phone, desktop, laptop := browserAs(t, safariOnIPhone), browserAs(t, chromeOnWindows), browserAs(t, firefoxOnLinux)
+		devSignIn(t, app, phone, "ada")
+		devSignIn(t, app, desktop, "ada")
+		grace := browserAs(t, safariOnIPhone)
+		devSignIn(t, app, grace, "grace")
+		dash := devSignIn(t, app, laptop, "ada")
+		if devices, _ := panelSessions(dash); len(devices) != 3 {
+			t.Fatalf("the panel lists %q, want ada's three sessions", devices)
+		}
+
+		panel := htmxSubmit(t, app, laptop, dash, `[data-testid="end-other-sessions"]`, "")
+		if panel.status != http.StatusOK || !panel.has("sessions-panel") {
+			t.Fatalf("sign out everywhere else = %d:\n%s", panel.status, panel.body)
+		}
+		if devices, current := panelSessions(panel); !slices.Equal(devices, []string{"Firefox on Linux"}) || current != 1 {
+			t.Errorf("after signing out everywhere else the panel lists %q (%d current)", devices, current)
+		}
+		if panel.has("end-other-sessions") {
+			t.Error("the panel still offers to sign out everywhere else with one session left")
+		}
+		assertAnonymous(t, app, phone)
+		assertAnonymous(t, app, desktop)
+		assertSessionValid(t, app, laptop)
+		assertSessionValid(t, app, grace)
+	})
+
+	t.Run("another user's session", func(t *testing.T) {
+		t.Parallel()
+		app := startApp(t, map[string]string{})
+		app.waitReady(t)
+		alanPhone, alanLaptop := browserAs(t, safariOnIPhone), browserAs(t, firefoxOnLinux)
+		devSignIn(t, app, alanPhone, "alan")
+		alanDash := devSignIn(t, app, alanLaptop, "alan")
+		// Alan's laptop sees the key of his phone's session in its panel.
+		action := alanDash.doc.Find(`[data-testid="end-session"]`).Closest("form").AttrOr("hx-post", "")
+		if !strings.HasPrefix(action, "/sessions/") {
+			t.Fatalf("no end-session form on alan's dashboard:\n%s", alanDash.body)
+		}
+
+		ada := browserAs(t, chromeOnWindows)
+		adaDash := devSignIn(t, app, ada, "ada")
+		got := ada.noFollow().post(app.URL+action, url.Values{"csrf": {csrfOf(adaDash)}}, http.Header{
+			"HX-Request": {"true"}, "Origin": {app.URL}, "Sec-Fetch-Site": {"same-origin"},
+		})
+		if got.status >= 500 {
+			t.Errorf("ending another user's session = %d", got.status)
+		}
+		if devices, _ := panelSessions(got); len(devices) > 1 {
+			t.Errorf("ada's panel lists %q, want only her own session", devices)
+		}
+		assertSessionValid(t, app, alanPhone)
+		assertSessionValid(t, app, alanLaptop)
+		assertSessionValid(t, app, ada)
+	})
+}
+
+// TestIdleTimeoutLongerThanMaxAge: an idle timeout that can never happen
+// is a configuration error, exit status 2, naming SESSION_IDLE_TIMEOUT.
+// The timeouts themselves are tested with a fake clock in auth.
+func TestIdleTimeoutLongerThanMaxAge(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	// The child mode of TestMainExitStatusForBadConfiguration runs main.
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainExitStatusForBadConfiguration$")
+	cmd.Env = []string{exitStatusChild + "=1", "PORT=0", "DATA_DIR=" + t.TempDir(),
+		"SESSION_IDLE_TIMEOUT=2h", "SESSION_MAX_AGE=1h"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want status 2\nstderr: %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "SESSION_IDLE_TIMEOUT: 2h0m0s is longer than SESSION_MAX_AGE") {
+		t.Errorf("stderr should name SESSION_IDLE_TIMEOUT and SESSION_MAX_AGE:\n%s", stderr.String())
+	}
+}
+
+// TestDevProviderBackChannelLogout: logging out ends the development
+// provider's session, whose logout token comes back through the back
+// channel and ends only the sessions of that provider session.
+func TestDevProviderBackChannelLogout(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, map[string]string{})
+	app.waitReady(t)
+	first, second := browserAs(t, firefoxOnLinux), browserAs(t, safariOnIPhone)
+	dash := devSignIn(t, app, first, "ada")
+	devSignIn(t, app, second, "ada")
+
+	var hops []string
+	first.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		hops = append(hops, req.URL.Path)
+		return nil
+	}
+	after := first.submit(dash, `[data-testid="logout-form"]`, nil)
+	if !slices.Contains(hops, "/dev-idp/end_session") {
+		t.Errorf("logout went through %q, want the development provider's end_session", hops)
+	}
+	if after.url.Host != hostOf(t, app.URL) || after.url.Path != "/" || after.text("notice") != "You have been logged out." {
+		t.Errorf("logout ended at %s with notice %q", after.url, after.text("notice"))
+	}
+	assertAnonymous(t, app, first)
+	assertSessionValid(t, app, second)
+
+	logs := app.logs.String()
+	if !strings.Contains(logs, "back-channel logout delivered") {
+		t.Errorf("the development provider did not deliver a logout token:\n%s", logs)
+	}
+	found := false
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, `msg="back-channel logout"`) && strings.Contains(line, " sessions=") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no back-channel logout line with sessions= in the log:\n%s", logs)
+	}
+}
