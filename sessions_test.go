@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +29,8 @@ import (
 
 // The end-to-end tests in this file cover issue 3: sessions kept on the
 // server that really end, in every store, across restarts and instances;
-// refresh; back-channel logout; the sessions panel. Each names the
-// SECURITY.md item it covers.
+// the sessions panel; and the helpers for refresh and back-channel logout,
+// whose SECURITY.md cases run in TestConformance.
 
 // TestSessionReplayAfterLogout covers R12 in every store: a cookie saved
 // before logout and replayed from another browser is anonymous.
@@ -186,106 +185,10 @@ func TestRedisOutage(t *testing.T) {
 	assertSignedIn(t, again)
 }
 
-// TestRefreshProfile covers F6 and R19 through the dashboard's "Refresh
-// profile" control, which htmx posts.
-func TestRefreshProfile(t *testing.T) {
-	t.Run("five at once refresh once", func(t *testing.T) {
-		t.Parallel()
-		p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
-		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
-		r := signIn(t, app, p)
-		if grants := refreshGrants(p); len(grants) != 0 {
-			t.Fatalf("%d refresh grants before any refresh", len(grants))
-		}
-
-		// A first refresh, while the provider still hands out expired
-		// access tokens, leaves the session with a rotated refresh token
-		// and an access token that has expired again.
-		if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK {
-			t.Fatalf("first refresh = %d:\n%s\nlogs:\n%s", status, body, app.logs)
-		}
-		first := refreshGrants(p)
-		if len(first) != 1 {
-			t.Fatalf("first refresh made %d refresh grants, want 1", len(first))
-		}
-
-		p.SetBehavior(oidctest.Behavior{})
-		const n = 5
-		type answer struct {
-			status int
-			header http.Header
-			body   string
-			err    error
-		}
-		answers := make([]answer, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				var a answer
-				a.status, a.header, a.body, a.err = sendRefresh(r.b.client, app.URL, csrfOf(r.final))
-				answers[i] = a
-			})
-		}
-		wg.Wait()
-		for i, a := range answers {
-			if a.err != nil {
-				t.Errorf("request %d: %v", i, a.err)
-				continue
-			}
-			doc, err := goquery.NewDocumentFromReader(strings.NewReader(a.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			panel := doc.Find(`#profile-panel[data-testid="dashboard"]`)
-			if a.status != http.StatusOK || panel.Length() != 1 || doc.Find(`[data-testid="auth-box"]`).Length() != 0 {
-				t.Errorf("request %d = %d, want 200 with the profile panel alone:\n%s", i, a.status, a.body)
-				continue
-			}
-			if got := strings.TrimSpace(panel.Find(`[data-testid="welcome"]`).Text()); got != "Welcome "+oidctest.DefaultName {
-				t.Errorf("request %d: greeting %q", i, got)
-			}
-		}
-		grants := refreshGrants(p)
-		if got := len(grants) - len(first); got != 1 {
-			t.Fatalf("five concurrent refreshes made %d refresh grants, want exactly 1", got)
-		}
-		// R19: the second grant spent the refresh token the first one
-		// returned; the provider refuses a spent one.
-		spent, used := first[0].Get("refresh_token"), grants[1].Get("refresh_token")
-		if used == "" || used == spent {
-			t.Errorf("the second refresh sent refresh token %q, want the rotated one, not the first %q", used, spent)
-		}
-		assertSessionValid(t, app, r.b)
-		if again, _, _ := refreshProfile(t, app, r.b, r.final); again != http.StatusOK || len(refreshGrants(p)) != len(grants) {
-			t.Errorf("refresh with a fresh access token = %d after %d grants, want 200 and no grant", again, len(refreshGrants(p))-len(grants))
-		}
-	})
-
-	t.Run("provider refuses", func(t *testing.T) {
-		t.Parallel()
-		p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
-		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
-		r := signIn(t, app, p)
-		saved := r.b.cookie(app.URL, "latchkey").Value
-		p.SetBehavior(oidctest.Behavior{RefreshError: "invalid_grant"})
-		status, header, body := refreshProfile(t, app, r.b, r.final)
-		if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
-			t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /", status, header.Get("HX-Redirect"))
-		}
-		if header.Get("Location") != "" {
-			t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
-		}
-		if !strings.Contains(body, `data-testid="error"`) {
-			t.Errorf("refused refresh should answer the error card:\n%s", body)
-		}
-		assertNoInternals(t, body, p)
-		if n := len(refreshGrants(p)); n != 1 {
-			t.Errorf("%d refresh grants, want 1", n)
-		}
-		assertAnonymous(t, app, r.b)
-		assertAnonymous(t, app, holding(t, app, saved))
-	})
-
+// TestOfflineAccessRequested: the app asks for offline_access, and so for
+// a refresh token, only when the provider advertises it. Refreshing itself
+// is in TestConformance.
+func TestOfflineAccessRequested(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		advertised bool
@@ -451,191 +354,6 @@ func claimOf(t *testing.T, token, name string) string {
 		t.Fatalf("the token has no %s claim: %s", name, payload)
 	}
 	return v
-}
-
-// TestBackChannelLogout covers R14, F4 and the rp-backchannel rows of
-// SECURITY.md table 1: POST /backchannel-logout ends the sessions a valid
-// logout token names and refuses every other token with 400.
-func TestBackChannelLogout(t *testing.T) {
-	t.Parallel()
-	p, app := startWithProvider(t, nil)
-	tests := []struct {
-		// id is the conformance test, or the R14 rule, the case covers.
-		id     string
-		token  func(t *testing.T, claims map[string]any) string
-		status int
-	}{
-		{
-			id: "rp-backchannel-rpinitlogout",
-			token: func(t *testing.T, c map[string]any) string {
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusOK,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-alg-none",
-			token: func(t *testing.T, c map[string]any) string {
-				return signLogoutToken(t, p, c, oidctest.SignNone, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id:     "rp-backchannel-rpinitlogout-lt-wrong-alg",
-			token:  func(t *testing.T, c map[string]any) string { return signES256(t, p, c) },
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-wrong-aud",
-			token: func(t *testing.T, c map[string]any) string {
-				c["aud"] = p.ClientID() + "1"
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-wrong-issuer",
-			token: func(t *testing.T, c map[string]any) string {
-				c["iss"] = p.Issuer() + "1"
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-no-event",
-			token: func(t *testing.T, c map[string]any) string {
-				delete(c, "events")
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-wrong-event",
-			token: func(t *testing.T, c map[string]any) string {
-				c["events"] = map[string]any{"http://schemas.openid.net/event/backchannel-logout-wrong": map[string]any{}}
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "R14 (logout event is not a JSON object)",
-			token: func(t *testing.T, c map[string]any) string {
-				c["events"] = map[string]any{backChannelLogoutEvent: "yes"}
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "rp-backchannel-rpinitlogout-lt-with-nonce",
-			token: func(t *testing.T, c map[string]any) string {
-				c["nonce"] = rand.Text()
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "R14 (bad signature)",
-			token: func(t *testing.T, c map[string]any) string {
-				return signLogoutToken(t, p, c, oidctest.SignBadSignature, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "R14, ASVS 10.5.5 (typ JWT: an ID token's type)",
-			token: func(t *testing.T, c map[string]any) string {
-				return signLogoutToken(t, p, c, oidctest.SignValid, "JWT")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id:     "table 1 conflict (typ absent, as the suite sends)",
-			token:  func(t *testing.T, c map[string]any) string { return signLogoutToken(t, p, c, oidctest.SignValid, "") },
-			status: http.StatusOK,
-		},
-		{
-			id: "R14 (expired)",
-			token: func(t *testing.T, c map[string]any) string {
-				c["iat"] = time.Now().Add(-10 * time.Minute).Unix()
-				c["exp"] = time.Now().Add(-5 * time.Minute).Unix()
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id: "R14 (neither sub nor sid)",
-			token: func(t *testing.T, c map[string]any) string {
-				delete(c, "sub")
-				delete(c, "sid")
-				return signLogoutToken(t, p, c, oidctest.SignValid, "logout+jwt")
-			},
-			status: http.StatusBadRequest,
-		},
-		{
-			id:     "R14 (not a JWT)",
-			token:  func(*testing.T, map[string]any) string { return "not-a-token" },
-			status: http.StatusBadRequest,
-		},
-	}
-	// The cases share one app and run one after the other, so that each
-	// login's ID token, and its sid, are known.
-	for _, tc := range tests {
-		t.Run(tc.id, func(t *testing.T) {
-			r := signIn(t, app, p)
-			sid := claimOf(t, p.LastIDToken(), "sid")
-			bystander := signIn(t, app, p)
-
-			status, header := postLogoutToken(t, app, tc.token(t, logoutClaims(p, sid)))
-			if status != tc.status {
-				t.Errorf("back-channel logout = %d, want %d\nlogs:\n%s", status, tc.status, app.logs)
-			}
-			if got := header.Get("Cache-Control"); got != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", got)
-			}
-			if tc.status == http.StatusOK {
-				assertAnonymous(t, app, r.b)
-			} else {
-				assertSessionValid(t, app, r.b)
-			}
-			assertSessionValid(t, app, bystander.b)
-		})
-	}
-
-	t.Run("R14 (jti replayed)", func(t *testing.T) {
-		signIn(t, app, p)
-		token := signLogoutToken(t, p, logoutClaims(p, claimOf(t, p.LastIDToken(), "sid")), oidctest.SignValid, "logout+jwt")
-		if status, _ := postLogoutToken(t, app, token); status != http.StatusOK {
-			t.Fatalf("first delivery = %d, want 200", status)
-		}
-		if status, header := postLogoutToken(t, app, token); status != http.StatusBadRequest || header.Get("Cache-Control") != "no-store" {
-			t.Errorf("replayed delivery = %d Cache-Control %q, want 400 and no-store", status, header.Get("Cache-Control"))
-		}
-	})
-
-	t.Run("R14 (GET refused)", func(t *testing.T) {
-		resp, err := http.Get(app.URL + "/backchannel-logout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("GET /backchannel-logout = %d, want 405", resp.StatusCode)
-		}
-	})
-}
-
-// TestBackChannelLogoutBySubject: a logout token with sub and no sid ends
-// every session of that user.
-func TestBackChannelLogoutBySubject(t *testing.T) {
-	t.Parallel()
-	p, app := startWithProvider(t, nil)
-	first, second := signIn(t, app, p), signIn(t, app, p)
-	claims := logoutClaims(p, "")
-	delete(claims, "sid")
-	status, header := postLogoutToken(t, app, signLogoutToken(t, p, claims, oidctest.SignValid, "logout+jwt"))
-	if status != http.StatusOK || header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("back-channel logout by sub = %d Cache-Control %q, want 200 and no-store", status, header.Get("Cache-Control"))
-	}
-	assertAnonymous(t, app, first.b)
-	assertAnonymous(t, app, second.b)
 }
 
 // Browsers the sessions panel must tell apart.

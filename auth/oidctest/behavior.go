@@ -45,6 +45,9 @@ type Behavior struct {
 	// and SecretErrorDescription: status 401 for "invalid_client", 400 otherwise. The refresh
 	// token is not used up.
 	RefreshError string
+	// JWKSStatus, when not zero, makes the JWKS endpoint answer this status with an error body
+	// instead of the keys, as a provider whose key endpoint fails does.
+	JWKSStatus int
 	// IssParam replaces the iss parameter of authorization responses: "" sends the issuer when
 	// WithIssParameter is on, "-" omits it, any other value is sent as given (even when
 	// WithIssParameter is off).

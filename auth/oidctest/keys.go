@@ -177,7 +177,12 @@ func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodGet, http.MethodHead)
 		return
 	}
-	withKid := p.currentBehavior().Sign != SignNoKid
+	b := p.currentBehavior()
+	if b.JWKSStatus != 0 {
+		writeOAuthError(w, b.JWKSStatus, errorCodeForStatus(b.JWKSStatus, "invalid_request", "invalid_request"), SecretErrorDescription)
+		return
+	}
+	withKid := b.Sign != SignNoKid
 	p.mu.Lock()
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(p.keys))}
 	for _, k := range p.keys {

@@ -446,6 +446,71 @@ func TestTokenAuthMethodsCanBeLimitedToBasic(t *testing.T) {
 	}
 }
 
+func TestPublicClient(t *testing.T) {
+	p := oidctest.New(t, oidctest.WithRedirectURI(redirectURI), oidctest.WithTokenAuthMethods("none"))
+	if got := discover(t, p).TokenAuthMethods; strings.Join(got, ",") != "none" {
+		t.Errorf("token_endpoint_auth_methods_supported = %v, want [none]", got)
+	}
+	tests := []struct {
+		name      string
+		basic     bool
+		change    func(url.Values)
+		status    int
+		errorCode string
+	}{
+		{"client_id and PKCE only", false, func(f url.Values) { f.Set("client_id", p.ClientID()) }, http.StatusOK, ""},
+		{"no client_id", false, func(url.Values) {}, http.StatusBadRequest, "invalid_request"},
+		{"unknown client_id", false, func(f url.Values) { f.Set("client_id", "someone-else") }, http.StatusUnauthorized, "invalid_client"},
+		{"no verifier", false, func(f url.Values) {
+			f.Set("client_id", p.ClientID())
+			f.Del("code_verifier")
+		}, http.StatusBadRequest, "invalid_grant"},
+		{"secret in the body", false, func(f url.Values) {
+			f.Set("client_id", p.ClientID())
+			f.Set("client_secret", p.ClientSecret())
+		}, http.StatusUnauthorized, "invalid_client"},
+		{"HTTP Basic", true, func(url.Values) {}, http.StatusUnauthorized, "invalid_client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, verifier, _ := code(t, p)
+			form := codeForm(c, verifier)
+			tt.change(form)
+			status, tr, _ := postToken(t, p, form, tt.basic)
+			if status != tt.status || tr.Error != tt.errorCode {
+				t.Errorf("token: %d %q, want %d %q", status, tr.Error, tt.status, tt.errorCode)
+			}
+			if status == http.StatusOK && (tr.IDToken == "" || tr.AccessToken == "") {
+				t.Errorf("token response without tokens: %+v", tr)
+			}
+		})
+	}
+}
+
+func TestTokenAuthMethodsRefuseUnknownMethods(t *testing.T) {
+	for _, m := range []string{"private_key_jwt", "client_secret_jwt", ""} {
+		if err := oidctest.WithTokenAuthMethods(m)(nil); err == nil {
+			t.Errorf("WithTokenAuthMethods(%q) was accepted", m)
+		}
+	}
+}
+
+func TestJWKSStatus(t *testing.T) {
+	p := oidctest.New(t)
+	p.SetBehavior(oidctest.Behavior{JWKSStatus: http.StatusInternalServerError})
+	var set jose.JSONWebKeySet
+	if resp := getJSON(t, p.Client(), p.JWKSURI(), &set); resp.StatusCode != http.StatusInternalServerError || len(set.Keys) != 0 {
+		t.Errorf("JWKS with JWKSStatus 500 = %d with %d keys, want 500 and none", resp.StatusCode, len(set.Keys))
+	}
+	p.SetBehavior(oidctest.Behavior{})
+	if resp := getJSON(t, p.Client(), p.JWKSURI(), &set); resp.StatusCode != http.StatusOK || len(set.Keys) != 1 {
+		t.Errorf("JWKS after reset = %d with %d keys, want 200 and the key", resp.StatusCode, len(set.Keys))
+	}
+	if n := p.JWKSCalls(); n != 2 {
+		t.Errorf("JWKSCalls = %d, want 2: a failed answer counts too", n)
+	}
+}
+
 func TestUserinfoTakesTheTokenOnlyFromTheHeader(t *testing.T) {
 	p := oidctest.New(t)
 	tr := tokens(t, p)

@@ -3,7 +3,8 @@
 //
 // By default the provider behaves like a strict, certified one: authorization code flow only,
 // PKCE with S256 required, exact redirect URI matching, single-use codes, HTTP Basic or
-// client_secret_post client authentication, signed ID tokens, userinfo only with a bearer header.
+// client_secret_post client authentication (or none, for a public client, when enabled), signed
+// ID tokens, userinfo only with a bearer header.
 // A test can then make it misbehave (a tampered ID token, an unsigned one, a wrong issuer, a
 // hanging token endpoint, …) with SetBehavior, and inspect every request it received.
 //
@@ -233,14 +234,16 @@ func WithoutEndSession() Option {
 }
 
 // WithTokenAuthMethods limits the client authentication methods the token endpoint accepts and
-// discovery advertises to some of "client_secret_basic" and "client_secret_post" (both by default).
+// discovery advertises to some of "client_secret_basic" and "client_secret_post" (both by default)
+// and "none". With "none" the client may also authenticate as a public client: its client_id in
+// the body, no secret at all, PKCE alone (it is required of every client anyway).
 func WithTokenAuthMethods(methods ...string) Option {
 	return func(s *settings) error {
 		if len(methods) == 0 {
 			return fmt.Errorf("no token endpoint auth method given")
 		}
 		for _, m := range methods {
-			if m != authBasic && m != authPost {
+			if m != authBasic && m != authPost && m != authNone {
 				return fmt.Errorf("unsupported token endpoint auth method %q", m)
 			}
 		}

@@ -16,6 +16,8 @@ import (
 const (
 	authBasic = "client_secret_basic"
 	authPost  = "client_secret_post"
+	// authNone is a public client: client_id in the body, no secret, PKCE alone.
+	authNone = "none"
 )
 
 // oauthError is an OAuth 2.0 error response about to be sent.
@@ -102,7 +104,7 @@ func (p *Provider) authenticateClient(r *http.Request) (string, *oauthError) {
 		}
 	} else {
 		if !form.Has("client_secret") {
-			return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication is missing"}
+			return p.authenticatePublicClient(form)
 		}
 		if !p.allowsAuthMethod(authPost) {
 			return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client_secret_post is not allowed"}
@@ -116,6 +118,21 @@ func (p *Provider) authenticateClient(r *http.Request) (string, *oauthError) {
 	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(p.settings.clientSecret)) == 1
 	if !idOK || !secretOK {
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret"}
+	}
+	return id, nil
+}
+
+// authenticatePublicClient accepts a request without any secret when the provider allows "none".
+func (p *Provider) authenticatePublicClient(form url.Values) (string, *oauthError) {
+	if !p.allowsAuthMethod(authNone) {
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication is missing"}
+	}
+	if len(form["client_id"]) != 1 {
+		return "", &oauthError{http.StatusBadRequest, "invalid_request", "a public client must send its client_id once"}
+	}
+	id := form.Get("client_id")
+	if subtle.ConstantTimeCompare([]byte(id), []byte(p.settings.clientID)) != 1 {
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client"}
 	}
 	return id, nil
 }
