@@ -594,3 +594,22 @@ func TestDevProviderBackChannelLogout(t *testing.T) {
 		t.Errorf("no back-channel logout line with sessions= in the log:\n%s", logs)
 	}
 }
+
+// TestRefreshWithoutRefreshToken: a provider that gave no refresh token
+// cannot refresh, but that does not end the app's own session.
+func TestRefreshWithoutRefreshToken(t *testing.T) {
+	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(false))
+	p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	r := signIn(t, app, p)
+	status, header, body := refreshProfile(t, app, r.b, r.final)
+	if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "" {
+		t.Fatalf("refresh without a refresh token = %d, HX-Redirect %q; want 401 in place", status, header.Get("HX-Redirect"))
+	}
+	if !strings.Contains(body, "Log in again to refresh") || !strings.Contains(body, `href="/login?return_to=%2Fdashboard"`) {
+		t.Errorf("the answer should offer a new login:\n%s", body)
+	}
+	if n := len(refreshGrants(p)); n != 0 {
+		t.Errorf("%d refresh grants without a refresh token", n)
+	}
+	assertSessionValid(t, app, r.b)
+}

@@ -16,6 +16,10 @@ import (
 // be refreshed because the provider refused.
 var ErrSessionEnded = errors.New("session ended: the provider refused to refresh its tokens")
 
+// ErrNoRefreshToken reports an expired access token that cannot be
+// refreshed because the provider gave no refresh token.
+var ErrNoRefreshToken = errors.New("access token expired and no refresh token")
+
 // refresh asks the provider for new tokens with refreshToken. A refreshed
 // ID token is verified like the first one and must name the same user.
 func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToken string) (Tokens, string, error) {
@@ -102,7 +106,9 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 			return current, nil
 		}
 		if current.Tokens.RefreshToken == "" {
-			return nil, r.end(ctx, current, errors.New("no refresh token"))
+			// The session itself is still good; only a new login can get
+			// tokens again.
+			return nil, ErrNoRefreshToken
 		}
 		tokens, idToken, err := r.provider.refresh(ctx, current.Tokens.RefreshToken, current.User.Subject, current.IDToken)
 		var cbErr *CallbackError

@@ -21,10 +21,6 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 			returnTo = auth.SafeReturnPath(q.Get("return_to"))
 		}
 		popup := q.Get("popup") == "1"
-		if sessionFrom(r.Context()) != nil && !popup {
-			redirect(w, r, landing(returnTo))
-			return
-		}
 		attempt := auth.NewLoginAttempt(returnTo, popup)
 		target, err := provider.AuthCodeURL(attempt)
 		if errors.Is(err, auth.ErrProviderUnavailable) {

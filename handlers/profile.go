@@ -15,6 +15,13 @@ var problemSessionEnded = views.Problem{
 	RetryURL: "/login",
 }
 
+var problemLoginToRefresh = views.Problem{
+	Status:   http.StatusUnauthorized,
+	Title:    "Log in again to refresh",
+	Message:  "Your profile can only be read again after a new login: the identity provider gave no refresh token.",
+	RetryURL: "/login?return_to=%2Fdashboard",
+}
+
 // handleRefreshProfile reads the user's profile from the provider again,
 // refreshing the access token first when it has expired.
 func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sessions, refresher *auth.Refresher) http.HandlerFunc {
@@ -27,6 +34,9 @@ func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sess
 				w.Header().Set("HX-Redirect", "/")
 			}
 			p.fail(w, r, problemSessionEnded, err)
+			return
+		case errors.Is(err, auth.ErrNoRefreshToken):
+			p.fail(w, r, problemLoginToRefresh, err)
 			return
 		case err != nil:
 			p.fail(w, r, providerOrStoreProblem(err), err)
