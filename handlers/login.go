@@ -62,13 +62,12 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 			p.fail(w, r, problemLoginExpired, errStateReplayed)
 			return
 		}
-		retry := views.Problem{RetryURL: loginURL(attempt.ReturnTo)}
 
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		sess, err := provider.Finish(ctx, q, attempt)
 		if err != nil {
-			p.fail(w, r, callbackProblem(err, retry.RetryURL), err)
+			p.fail(w, r, callbackProblem(err, loginURL(attempt.ReturnTo)), err)
 			return
 		}
 
