@@ -126,7 +126,12 @@ func (c *Cookies) get(r *http.Request, codecs []securecookie.Codec, name string,
 	if err != nil {
 		return ErrCookieInvalid
 	}
-	if err := securecookie.DecodeMulti(name, cookie.Value, dst, codecs...); err != nil {
+	return c.open(codecs, name, cookie.Value, dst)
+}
+
+// open opens the sealed value of the cookie name into dst.
+func (c *Cookies) open(codecs []securecookie.Codec, name, value string, dst any) error {
+	if err := securecookie.DecodeMulti(name, value, dst, codecs...); err != nil {
 		return ErrCookieInvalid
 	}
 	return nil

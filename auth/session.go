@@ -23,6 +23,8 @@ type Sessions struct {
 	maxAge  time.Duration
 	idle    time.Duration
 	now     func() time.Time
+	touches touches
+	opened  openedCookies
 }
 
 // SessionsConfig configures Sessions.
@@ -75,15 +77,25 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 // carries none, a forged one, or one that has ended. A session used after
 // more than touchInterval has its last-seen time and idle limit moved on.
 func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) {
-	var id string
-	if err := s.cookies.get(r, s.cookies.session, s.cookies.Name(sessionCookie), &id); err != nil {
+	name := s.cookies.Name(sessionCookie)
+	cookie, err := r.Cookie(name)
+	if err != nil {
 		return nil, ErrNoSession
 	}
-	sess, err := s.store.Load(ctx, sessionKey(id))
+	now := s.now()
+	key, ok := s.opened.key(cookie.Value, now)
+	if !ok {
+		var id string
+		if err := s.cookies.open(s.cookies.session, name, cookie.Value, &id); err != nil {
+			return nil, ErrNoSession
+		}
+		key = sessionKey(id)
+		s.opened.remember(cookie.Value, key, now)
+	}
+	sess, err := s.store.Load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	if !now.Before(sess.Deadline()) {
 		if err := s.store.Delete(ctx, sess.Key); err != nil {
 			return nil, fmt.Errorf("delete expired session: %w", err)
@@ -92,8 +104,13 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 	}
 	if now.Sub(sess.LastSeen) >= touchInterval {
 		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
-		if err := s.store.Touch(ctx, sess.Key, sess.LastSeen, sess.IdleUntil); err != nil {
-			return nil, fmt.Errorf("touch session: %w", err)
+		// The requests of a page (or of several tabs) that find the session
+		// due together write it once.
+		if s.touches.claim(sess.Key, now) {
+			if err := s.store.Touch(ctx, sess.Key, sess.LastSeen, sess.IdleUntil); err != nil {
+				s.touches.release(sess.Key)
+				return nil, fmt.Errorf("touch session: %w", err)
+			}
 		}
 	}
 	return sess, nil

@@ -23,7 +23,8 @@ import (
 // the session it names before it is trusted, so an entry left behind by a
 // damaged record never ends the wrong session.
 const (
-	// bucketSessions maps a session key to the session as JSON.
+	// bucketSessions maps a session key to the session's record (see
+	// auth.MarshalSession).
 	bucketSessions = "sessions"
 	// bucketBySubject holds subject + "\x00" + key for every session.
 	bucketBySubject = "by_subject"
@@ -49,8 +50,9 @@ type Options struct {
 // Store is an auth.SessionStore in a bbolt database file. It is safe for
 // concurrent use within one process.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db     *bolt.DB
+	now    func() time.Time
+	writes *committer
 }
 
 var _ auth.SessionStore = (*Store)(nil)
@@ -86,7 +88,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open session store %s: %w", path, err)
 	}
-	return &Store{db: db, now: opts.Now}, nil
+	return &Store{db: db, now: opts.Now, writes: &committer{db: db}}, nil
 }
 
 // Close closes the database file. Calls made after Close fail with an

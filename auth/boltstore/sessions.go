@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -27,7 +26,7 @@ func (s *Store) Save(_ context.Context, sess *auth.Session) error {
 	if sess.Key == "" || strings.IndexByte(sess.Key, 0) >= 0 {
 		return fmt.Errorf("save session: key %q is empty or holds a NUL byte", sess.Key)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error { return bucketsOf(tx).save(sess) })
+	err := s.writes.update(func(tx *bolt.Tx) error { return bucketsOf(tx).save(sess) })
 	if err != nil {
 		return fail("save session", err)
 	}
@@ -39,7 +38,7 @@ func (s *Store) Save(_ context.Context, sess *auth.Session) error {
 func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
 	var sess *auth.Session
 	err := s.db.View(func(tx *bolt.Tx) error {
-		sess = bucketsOf(tx).load(key)
+		sess = decode(key, tx.Bucket([]byte(bucketSessions)).Get([]byte(key)))
 		return nil
 	})
 	if err != nil {
@@ -55,7 +54,7 @@ func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
 // key. A session already past its deadline stays ended.
 func (s *Store) Touch(_ context.Context, key string, lastSeen, idleUntil time.Time) error {
 	now := s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.writes.update(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
 		sess := b.load(key)
 		if sess == nil || !now.Before(sess.Deadline()) {
@@ -65,11 +64,7 @@ func (s *Store) Touch(_ context.Context, key string, lastSeen, idleUntil time.Ti
 			return err
 		}
 		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
-		data, err := json.Marshal(sess)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
-		if err := b.sessions.Put([]byte(key), data); err != nil {
+		if err := b.sessions.Put([]byte(key), auth.MarshalSession(sess)); err != nil {
 			return err
 		}
 		return b.byDeadline.Put(deadlineKey(sess.Deadline(), sess.Key), []byte{})
@@ -82,7 +77,7 @@ func (s *Store) Touch(_ context.Context, key string, lastSeen, idleUntil time.Ti
 
 // Delete removes the session under key and its index entries, if any.
 func (s *Store) Delete(_ context.Context, key string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.writes.update(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
 		if sess := b.load(key); sess != nil {
 			if err := b.unindex(sess); err != nil {
@@ -162,9 +157,9 @@ func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Sessio
 	now := s.now()
 	var list []*auth.Session
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := bucketsOf(tx)
-		for _, key := range indexEntries(b.bySubject, subject) {
-			sess := b.load(key)
+		sessions := tx.Bucket([]byte(bucketSessions))
+		for _, key := range indexEntries(tx.Bucket([]byte(bucketBySubject)), subject) {
+			sess := decode(key, sessions.Get([]byte(key)))
 			if sess != nil && sess.User.Subject == subject && now.Before(sess.Deadline()) {
 				list = append(list, sess)
 			}
@@ -185,7 +180,8 @@ func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Sessio
 func (s *Store) Claim(_ context.Context, id string, expires time.Time) (bool, error) {
 	now, until := timeKey(s.now()), timeKey(expires)
 	claimed := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.writes.update(func(tx *bolt.Tx) error {
+		claimed = false // a write may run more than once
 		claims := tx.Bucket([]byte(bucketClaims))
 		if prev := claims.Get([]byte(id)); len(prev) == len(now) && bytes.Compare(now[:], prev) < 0 {
 			return nil
@@ -318,28 +314,22 @@ func decode(key string, data []byte) *auth.Session {
 	if data == nil {
 		return nil
 	}
-	var sess auth.Session
-	if err := json.Unmarshal(data, &sess); err != nil {
+	sess, err := auth.UnmarshalSession(key, data)
+	if err != nil {
 		return nil
 	}
-	// The bucket key, not the record, says which session this is.
-	sess.Key = key
-	return &sess
+	return sess
 }
 
 // save stores sess, replacing the session under its key and that
 // session's index entries.
 func (b buckets) save(sess *auth.Session) error {
-	data, err := json.Marshal(sess)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
 	if old := b.load(sess.Key); old != nil {
 		if err := b.unindex(old); err != nil {
 			return err
 		}
 	}
-	if err := b.sessions.Put([]byte(sess.Key), data); err != nil {
+	if err := b.sessions.Put([]byte(sess.Key), auth.MarshalSession(sess)); err != nil {
 		return err
 	}
 	return b.index(sess)

@@ -31,6 +31,7 @@ type storage struct {
 	codes         map[string]string        // code → auth request ID
 	accessTokens  map[string]*accessToken  // by token ID
 	refreshTokens map[string]*refreshToken // by token value
+	purged        time.Time                // when purgeLocked last swept
 }
 
 var (
@@ -168,9 +169,18 @@ func (r *refreshTokenRequest) GetScopes() []string              { return slices.
 func (r *refreshTokenRequest) GetSubject() string               { return r.subject }
 func (r *refreshTokenRequest) SetCurrentScopes(scopes []string) { r.scopes = slices.Clone(scopes) }
 
-// purgeLocked drops everything that has expired. The maps stay small, so a
-// full sweep on each change is cheap.
+// purgeInterval is how often purgeLocked sweeps: every lookup checks
+// expiry itself, so a sweep only bounds memory, and sweeping at every
+// change would cost each login a pass over every token issued that day.
+const purgeInterval = time.Second
+
+// purgeLocked drops everything that has expired, at most once per
+// purgeInterval.
 func (s *storage) purgeLocked(now time.Time) {
+	if d := now.Sub(s.purged); d >= 0 && d < purgeInterval {
+		return
+	}
+	s.purged = now
 	for id, a := range s.authRequests {
 		if !now.Before(a.expires) {
 			delete(s.codes, a.code)

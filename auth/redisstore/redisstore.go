@@ -48,10 +48,12 @@ type Options struct {
 // Store is an auth.SessionStore in Redis, safe for concurrent use by many
 // goroutines and many processes sharing one Redis database and Prefix.
 type Store struct {
-	client *redis.Client
-	now    func() time.Time
-	prefix string
-	claim  *redis.Script
+	client  *redis.Client
+	now     func() time.Time
+	prefix  string
+	claim   *redis.Script
+	listSet *redis.Script
+	decoded decoded
 }
 
 var _ auth.SessionStore = (*Store)(nil)
@@ -72,10 +74,11 @@ func New(url string, opts Options) (*Store, error) {
 		opts.Prefix = "latchkey:"
 	}
 	return &Store{
-		client: redis.NewClient(copts),
-		now:    opts.Now,
-		prefix: opts.Prefix,
-		claim:  redis.NewScript(claimScript),
+		client:  redis.NewClient(copts),
+		now:     opts.Now,
+		prefix:  opts.Prefix,
+		claim:   redis.NewScript(claimScript),
+		listSet: redis.NewScript(listSetScript),
 	}, nil
 }
 

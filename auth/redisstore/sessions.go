@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,14 +59,14 @@ func index(ctx context.Context, p redis.Pipeliner, set, member string, until int
 // Load returns the session stored under key, or auth.ErrNoSession when
 // there is none or it has passed its Deadline by the store's clock.
 func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
-	data, err := s.client.Get(ctx, s.sessionKey(key)).Bytes()
+	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, auth.ErrNoSession
 	}
 	if err != nil {
 		return nil, fail("load session", err)
 	}
-	sess, err := decode(data)
+	sess, err := s.decoded.decode(data)
 	if err != nil {
 		return nil, err
 	}
@@ -80,14 +81,14 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.Time) error {
 	k := s.sessionKey(key)
 	touch := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, k).Bytes()
+		data, err := tx.Get(ctx, k).Result()
 		if errors.Is(err, redis.Nil) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		sess, err := decode(data)
+		sess, err := s.decoded.decode(data)
 		if err != nil {
 			return err
 		}
@@ -96,14 +97,14 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 			return nil
 		}
 		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
-		data, err = json.Marshal(sess)
+		touched, err := json.Marshal(sess)
 		if err != nil {
 			return fmt.Errorf("encode session: %w", err)
 		}
 		deadline := sess.Deadline()
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			if now.Before(deadline) {
-				p.Do(ctx, "SET", k, data, "PXAT", unixMilliCeil(deadline))
+				p.Do(ctx, "SET", k, touched, "PXAT", unixMilliCeil(deadline))
 			} else {
 				p.Del(ctx, k)
 			}
@@ -128,14 +129,14 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 
 // Delete ends the session under key and drops it from its indexes.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	data, err := s.client.Get(ctx, s.sessionKey(key)).Bytes()
+	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
 	if err != nil {
 		return fail("delete session", err)
 	}
-	sess, err := decode(data)
+	sess, err := s.decoded.decode(data)
 	if err != nil {
 		// Unreadable, so its indexes are unknown; they drop it when met.
 		sess = &auth.Session{Key: key}
@@ -192,39 +193,42 @@ func (s *Store) deleteIndexed(ctx context.Context, set string, belongs func(*aut
 // members reads the sessions listed in set that belong there, and the
 // members that name no such session (stale index entries).
 func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Session) bool) (found []*auth.Session, stale []string, err error) {
-	keys, err := s.client.SMembers(ctx, set).Result()
+	pairs, err := s.listSet.Run(ctx, s.client, []string{set}, s.sessionKey("")).Slice()
 	if err != nil {
 		return nil, nil, fail("read session index", err)
 	}
-	if len(keys) == 0 {
-		return nil, nil, nil
-	}
-	sessionKeys := make([]string, len(keys))
-	for i, key := range keys {
-		sessionKeys[i] = s.sessionKey(key)
-	}
-	values, err := s.client.MGet(ctx, sessionKeys...).Result()
-	if err != nil {
-		return nil, nil, fail("read sessions", err)
-	}
-	for i, v := range values {
-		data, ok := v.(string)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		key, _ := pairs[i].(string)
+		data, ok := pairs[i+1].(string)
 		if !ok {
-			stale = append(stale, keys[i])
+			stale = append(stale, key)
 			continue
 		}
-		sess, err := decode([]byte(data))
+		sess, err := s.decoded.decode(data)
 		if err != nil {
 			return nil, nil, err
 		}
-		if sess.Key != keys[i] || !belongs(sess) {
-			stale = append(stale, keys[i])
+		if sess.Key != key || !belongs(sess) {
+			stale = append(stale, key)
 			continue
 		}
 		found = append(found, sess)
 	}
 	return found, stale, nil
 }
+
+// listSetScript answers the members of the set KEYS[1], each followed by
+// the session it names under the prefix ARGV[1] (nil when there is none):
+// one round trip, where SMEMBERS and then MGET take two. It reads keys it
+// is not given, which a single Redis server allows.
+const listSetScript = `
+local out = {}
+for i, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+	out[2*i-1] = key
+	out[2*i] = redis.call('GET', ARGV[1] .. key)
+end
+return out
+`
 
 // remove deletes sessions with their index entries and drops stale
 // members from set, in one transaction; it reports which sessions were
@@ -283,12 +287,44 @@ func (s *Store) Sweep(context.Context) (int, error) {
 	return 0, nil
 }
 
-func decode(data []byte) (*auth.Session, error) {
-	var sess auth.Session
-	if err := json.Unmarshal(data, &sess); err != nil {
-		return nil, fmt.Errorf("decode session: %w", err)
+// decodedSessions bounds how many decoded sessions a Store remembers.
+const decodedSessions = 256
+
+// decoded remembers the sessions decoded last, by their JSON. The same
+// bytes always decode to the same session, so nothing it holds is ever
+// stale, and the requests of a session read the same bytes until the
+// session changes: most are spared decoding them again.
+type decoded struct {
+	mu       sync.Mutex
+	sessions map[string]*auth.Session
+}
+
+// decode returns the session that data holds, as a copy the caller may
+// change.
+func (d *decoded) decode(data string) (*auth.Session, error) {
+	d.mu.Lock()
+	sess, ok := d.sessions[data]
+	d.mu.Unlock()
+	if !ok {
+		sess = new(auth.Session)
+		if err := json.Unmarshal([]byte(data), sess); err != nil {
+			return nil, fmt.Errorf("decode session: %w", err)
+		}
+		d.mu.Lock()
+		if d.sessions == nil {
+			d.sessions = make(map[string]*auth.Session)
+		}
+		if len(d.sessions) >= decodedSessions {
+			for old := range d.sessions { // one, at random
+				delete(d.sessions, old)
+				break
+			}
+		}
+		d.sessions[data] = sess
+		d.mu.Unlock()
 	}
-	return &sess, nil
+	c := *sess
+	return &c, nil
 }
 
 func anySlice(ss []string) []any {
