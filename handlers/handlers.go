@@ -41,7 +41,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.ProviderTimeout == 0 {
 		d.ProviderTimeout = 14 * time.Second
 	}
-	p := &pages{log: d.Logger, assets: assets.paths(), devIdP: d.DevIdP != nil}
+	p := newPages(d.Logger, assets.paths(), d.DevIdP != nil)
 	var idp http.Handler
 	if d.DevIdP != nil {
 		cfg := *d.DevIdP

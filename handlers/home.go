@@ -11,10 +11,26 @@ import (
 // back from the provider's logout with the state this app sent, it says
 // so; any other state is ignored.
 func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
+	// Every visitor sees the same page and auth box: draw them once. (If
+	// that fails, each request draws them and shows what went wrong.)
+	visitor := p.shellFor("/", nil, "")
+	visitorPage, err := p.draw(views.Home(visitor, ""))
+	visitorBox, boxErr := p.draw(views.AuthBox(visitor))
+	if err != nil || boxErr != nil {
+		visitorPage, visitorBox = nil, nil
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		notice := ""
 		if state := r.URL.Query().Get("state"); state != "" && cookies.TakeLogoutState(w, r, state) {
 			notice = "You have been logged out."
+		}
+		if notice == "" && visitorPage != nil && sessionFrom(r.Context()) == nil {
+			if isHTMX(r) {
+				p.send(w, http.StatusOK, visitorBox)
+			} else {
+				p.send(w, http.StatusOK, visitorPage)
+			}
+			return
 		}
 		s := p.shell(r, "")
 		p.render(w, r, http.StatusOK, views.Home(s, notice), views.AuthBox(s))

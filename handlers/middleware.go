@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
-
 	"latchkey/auth"
 )
 
@@ -20,16 +18,24 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // securityHeaders sets the headers every response carries, errors included.
 func securityHeaders(base *url.URL) func(http.Handler) http.Handler {
-	https := base.Scheme == "https"
+	// Shared values that nothing modifies: setting them allocates nothing.
+	csp := []string{contentSecurityPolicy}
+	nosniff := []string{"nosniff"}
+	noReferrer := []string{"no-referrer"}
+	deny := []string{"DENY"}
+	var hsts []string
+	if base.Scheme == "https" {
+		hsts = []string{"max-age=31536000; includeSubDomains"}
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("X-Frame-Options", "DENY")
-			if https {
-				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			h["Content-Security-Policy"] = csp
+			h["X-Content-Type-Options"] = nosniff
+			h["Referrer-Policy"] = noReferrer
+			h["X-Frame-Options"] = deny
+			if hsts != nil {
+				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -42,17 +48,60 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			rw := &loggedResponse{ResponseWriter: w}
+			next.ServeHTTP(rw, r)
+			ctx := r.Context()
+			if !log.Enabled(ctx, slog.LevelInfo) {
+				return
+			}
+			// A record made here, unlike Logger.LogAttrs, neither looks up
+			// its caller nor reads the clock a third time.
+			end := time.Now()
+			line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+			line.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Duration("duration", time.Since(start)),
+				slog.Int("status", rw.statusCode()),
+				slog.Int("bytes", rw.bytes),
+				slog.Duration("duration", end.Sub(start)),
 			)
+			_ = log.Handler().Handle(ctx, line)
 		})
 	}
+}
+
+// loggedResponse notes a response's status and size for the request log.
+type loggedResponse struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (l *loggedResponse) WriteHeader(code int) {
+	if l.status == 0 && code >= 200 {
+		l.status = code
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *loggedResponse) Write(b []byte) (int, error) {
+	if l.status == 0 {
+		l.status = http.StatusOK
+	}
+	n, err := l.ResponseWriter.Write(b)
+	l.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (l *loggedResponse) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+// statusCode is the status sent: 200 when the handler set none.
+func (l *loggedResponse) statusCode() int {
+	if l.status == 0 {
+		return http.StatusOK
+	}
+	return l.status
 }
 
 // recoverPanics turns a panic into a logged error and a plain error page,
@@ -79,19 +128,19 @@ func recoverPanics(p *pages) func(http.Handler) http.Handler {
 func loadSession(sessions *auth.Sessions, p *pages) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !sessions.HasCookie(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
 			sess, err := sessions.Load(r.Context(), r)
 			switch {
+			case err == nil:
+				r = r.WithContext(withSession(r.Context(), sess))
 			case errors.Is(err, auth.ErrNoSession):
-				sessions.ClearCookie(w)
-			case err != nil:
+				// Only a cookie that is there needs clearing; the cookie
+				// header is read a second time only on this path.
+				if sessions.HasCookie(r) {
+					sessions.ClearCookie(w)
+				}
+			default:
 				p.fail(w, r, problemStoreDown, err)
 				return
-			default:
-				r = r.WithContext(withSession(r.Context(), sess))
 			}
 			next.ServeHTTP(w, r)
 		})

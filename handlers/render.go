@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -20,20 +21,43 @@ type pages struct {
 	log    *slog.Logger
 	assets views.Assets
 	devIdP bool
+
+	// buffers hold pages while they are drawn.
+	buffers sync.Pool
+	// Header values every page sends; shared, never modified.
+	htmlType, noStore, varyHTMX []string
+}
+
+func newPages(log *slog.Logger, assets views.Assets, devIdP bool) *pages {
+	return &pages{
+		log:      log,
+		assets:   assets,
+		devIdP:   devIdP,
+		buffers:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		htmlType: []string{"text/html; charset=utf-8"},
+		noStore:  []string{"no-store"},
+		varyHTMX: []string{"HX-Request"},
+	}
 }
 
 // shell describes the page frame for this request.
 func (p *pages) shell(r *http.Request, title string) views.Shell {
+	return p.shellFor(r.URL.Path, sessionFrom(r.Context()), title)
+}
+
+// shellFor describes the frame of the page at path for sess (nil: a
+// visitor).
+func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Shell {
 	s := views.Shell{
 		Title:    title,
 		Assets:   p.assets,
 		LoginURL: "/login",
 		DevIdP:   p.devIdP,
 	}
-	if r.URL.Path != "/" {
-		s.LoginURL = loginURL(auth.SafeReturnPath(r.URL.Path))
+	if path != "/" {
+		s.LoginURL = loginURL(auth.SafeReturnPath(path))
 	}
-	if sess := sessionFrom(r.Context()); sess != nil {
+	if sess != nil {
 		s.User = &views.User{
 			Name:       sess.User.Name,
 			Email:      sess.User.Email,
@@ -45,8 +69,6 @@ func (p *pages) shell(r *http.Request, title string) views.Shell {
 	return s
 }
 
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // render writes full to a plain request and fragment (when not nil) to an
 // htmx request. Output is buffered, so a failed render becomes a clean
 // error page rather than half a page.
@@ -55,23 +77,41 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, full,
 	if fragment != nil && isHTMX(r) {
 		c = fragment
 	}
-	buf := buffers.Get().(*bytes.Buffer)
+	buf := p.buffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer buffers.Put(buf)
+	defer p.buffers.Put(buf)
 	if err := c.Render(r.Context(), buf); err != nil {
 		p.log.ErrorContext(r.Context(), "render page", "path", r.URL.Path, "err", err)
 		http.Error(w, "Something went wrong while drawing this page.", http.StatusInternalServerError)
 		return
 	}
+	p.send(w, status, buf.Bytes())
+}
+
+// draw renders c once, for a page that is the same for every request.
+func (p *pages) draw(c templ.Component) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		return nil, fmt.Errorf("draw page: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// send answers with a drawn page.
+func (p *pages) send(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Type"] = p.htmlType
+	h["Content-Length"] = []string{strconv.Itoa(len(page))}
 	// Pages show who is signed in: never cache them, nor keep them for the
 	// back button after logout.
-	h.Set("Cache-Control", "no-store")
-	h.Add("Vary", "HX-Request")
+	h["Cache-Control"] = p.noStore
+	if vary := h["Vary"]; vary == nil {
+		h["Vary"] = p.varyHTMX
+	} else {
+		h["Vary"] = append(vary, "HX-Request")
+	}
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(page)
 }
 
 // fail logs err and answers the problem in the app's own look.

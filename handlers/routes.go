@@ -24,7 +24,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	r.Get("/healthz", handleHealth())
 	r.Get("/readyz", handleReady(d.Provider))
 	r.Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
-	r.Handle("/assets/*", http.StripPrefix("/assets/", assets))
+	r.Handle("/assets/*", assets)
 	if devIdP != nil {
 		r.Mount("/dev-idp", devIdP)
 	}
