@@ -1,0 +1,498 @@
+// Command bench is latchkey's load benchmark. It builds the release
+// binary, starts it with the built-in provider next to a bare net/http
+// handler (and Redis, when redis-server is installed), logs in to get a
+// real session, drives each route with wrk and prints one table: every
+// number beside its target, the route rates as ratios to the bare handler
+// measured in the same run.
+//
+//	go tool task bench     (or: go run ./bench)
+//
+// It exits non-zero only when it cannot run (wrk missing, the build
+// failing, ...), never because a target is missed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: cannot run: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the bench's flags.
+type settings struct {
+	duration time.Duration
+	conns    int
+	threads  int
+	workers  int
+	keep     bool
+}
+
+// run measures everything, then prints the table to stdout. Progress goes
+// to stdout too, one line per step, so a slow run shows where it is.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var set settings
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.DurationVar(&set.duration, "d", 5*time.Second, "how long each load runs")
+	fs.IntVar(&set.conns, "c", 32, "wrk connections")
+	fs.IntVar(&set.threads, "t", 2, "wrk threads")
+	fs.IntVar(&set.workers, "login-workers", 32, "browsers logging in at once for the login rate (as many as wrk's connections)")
+	fs.BoolVar(&set.keep, "keep", false, "keep the temporary directory (binary, logs, data) for a look afterwards")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+
+	dir, err := os.MkdirTemp("", "latchkey-bench-")
+	if err != nil {
+		return fmt.Errorf("make temporary directory: %w", err)
+	}
+	if set.keep {
+		fmt.Fprintln(stdout, "files in", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	load, err := newWrk(dir, set.threads)
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	b := &bench{set: set, dir: dir, root: root, wrk: load, out: stdout}
+	if err := b.measure(ctx); err != nil {
+		return err
+	}
+	b.report()
+	return nil
+}
+
+// bench holds the run's settings and what it has measured so far.
+type bench struct {
+	set  settings
+	dir  string
+	root string
+	wrk  *wrk
+	out  io.Writer
+
+	binarySize   int64
+	startToReady time.Duration
+	lookupRatio  float64 // bolt Load with 100,000 sessions ÷ with 100
+	routes       []routeResult
+	redisMissing bool
+	writesBolt   uint64
+	writesRedis  int64
+	rss          int64
+	rssLoad      load // /dashboard with 1,000 connections
+	logins       int64
+	loginTime    time.Duration
+	providerHits int // discovery and JWKS requests during the login run
+	weight       pageWeight
+}
+
+// The routes whose results other measures refer to.
+const (
+	dashboardEmbedded = "GET /dashboard, embedded store"
+	dashboardRedis    = "GET /dashboard, Redis store"
+)
+
+// routeResult is one route under load.
+type routeResult struct {
+	name   string
+	target float64 // minimum ratio to the bare handler; 0 for the bare one
+	load   load
+}
+
+func (b *bench) step(format string, a ...any) {
+	fmt.Fprintf(b.out, "· "+format+"\n", a...)
+}
+
+// measure runs every measurement, in an order where none disturbs the next.
+func (b *bench) measure(ctx context.Context) error {
+	b.step("building the binary (CGO_ENABLED=0 -trimpath -ldflags \"-s -w\")")
+	bin, err := build(ctx, b.root, b.dir)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(bin)
+	if err != nil {
+		return fmt.Errorf("stat binary: %w", err)
+	}
+	b.binarySize = info.Size()
+
+	b.step("start to ready, 5 starts")
+	if b.startToReady, err = startToReady(ctx, bin, filepath.Join(b.dir, "starts")); err != nil {
+		return err
+	}
+
+	b.step("embedded store lookups with 100 and 100,000 sessions (go test -bench)")
+	if b.lookupRatio, err = lookupRatio(ctx, b.root); err != nil {
+		return err
+	}
+
+	bare, stopBare, err := startBare()
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	embedded, err := startApp(bin, filepath.Join(b.dir, "embedded"), "embedded")
+	if err != nil {
+		return err
+	}
+	defer embedded.stop()
+	if err := embedded.waitReady(ctx); err != nil {
+		return err
+	}
+	var onRedis *app
+	redis, err := startRedis(ctx, b.dir)
+	switch {
+	case err != nil:
+		return err
+	case redis == nil:
+		b.redisMissing = true
+		b.step("redis-server is not installed (Debian: apt-get install redis-server): skipping the Redis store")
+	default:
+		defer redis.stop()
+		if onRedis, err = startApp(bin, filepath.Join(b.dir, "redis"), redis.url); err != nil {
+			return err
+		}
+		defer onRedis.stop()
+		if err := onRedis.waitReady(ctx); err != nil {
+			return err
+		}
+	}
+
+	b.step("logging in through the built-in provider")
+	loggedIn := time.Now()
+	session, err := loginOnce(ctx, embedded.url)
+	if err != nil {
+		return err
+	}
+	var redisSession *signedIn
+	if onRedis != nil {
+		if redisSession, err = loginOnce(ctx, onRedis.url); err != nil {
+			return err
+		}
+	}
+	if b.weight, err = weigh(ctx, embedded.url, "/"); err != nil {
+		return err
+	}
+	asset, etag, err := assetETag(ctx, embedded.url, "/")
+	if err != nil {
+		return err
+	}
+
+	d := b.set.duration
+	if err := b.drive(ctx, "bare net/http handler", 0, bare, 200); err != nil {
+		return err
+	}
+	if err := b.drive(ctx, dashboardEmbedded, 0.50, embedded.url+"/dashboard", 200, "Cookie: "+session.cookie); err != nil {
+		return err
+	}
+	if onRedis != nil {
+		if err := b.drive(ctx, dashboardRedis, 0.35, onRedis.url+"/dashboard", 200, "Cookie: "+redisSession.cookie); err != nil {
+			return err
+		}
+	}
+	if err := b.drive(ctx, "GET /, anonymous", 0.70, embedded.url+"/", 200); err != nil {
+		return err
+	}
+	if err := b.drive(ctx, "GET asset, If-None-Match (304)", 0.80, asset, 304, "If-None-Match: "+etag); err != nil {
+		return err
+	}
+
+	b.step("RSS while wrk holds 1,000 connections to /dashboard for %v", d)
+	if b.rss, err = peakRSS(ctx, embedded, func() error {
+		l, err := b.wrk.run(ctx, embedded.url+"/dashboard", 1000, d, "Cookie: "+session.cookie)
+		b.rssLoad = l
+		return err
+	}); err != nil {
+		return err
+	}
+
+	b.step("logins for %v with %d browsers at once", d, b.set.workers)
+	hits := func() int {
+		return embedded.requestsTo("/dev-idp/.well-known/openid-configuration") + embedded.requestsTo("/dev-idp/keys")
+	}
+	hitsBefore := hits()
+	if b.logins, b.loginTime, err = loginRate(ctx, embedded.url, b.set.workers, d); err != nil {
+		return fmt.Errorf("login run: %w", err)
+	}
+	b.providerHits = hits() - hitsBefore
+
+	// A session records its use at most once a minute: browse with sessions
+	// last seen over a minute ago, so that exactly one write is due.
+	if wait := time.Until(loggedIn.Add(touchDue)); wait > 0 {
+		b.step("waiting %v until the sessions were last seen over a minute ago", wait.Round(time.Second))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.step("store writes while one user browses /dashboard with %d connections for %v", b.set.conns, d)
+	before, err := embedded.writeTransactions()
+	if err != nil {
+		return err
+	}
+	if _, err := b.wrk.run(ctx, embedded.url+"/dashboard", b.set.conns, d, "Cookie: "+session.cookie); err != nil {
+		return err
+	}
+	after, err := embedded.writeTransactions()
+	if err != nil {
+		return err
+	}
+	b.writesBolt = after - before
+	if onRedis != nil {
+		before, err := redis.writes(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := b.wrk.run(ctx, onRedis.url+"/dashboard", b.set.conns, d, "Cookie: "+redisSession.cookie); err != nil {
+			return err
+		}
+		after, err := redis.writes(ctx)
+		if err != nil {
+			return err
+		}
+		b.writesRedis = after - before
+	}
+	return nil
+}
+
+// touchDue is how long after its last use a session's next request
+// records the use again (a minute), with a margin.
+const touchDue = 61 * time.Second
+
+// drive warms route up for a second, then loads it for the set duration.
+// It first checks that route answers want with those headers, so a
+// session that does not work is not measured as a fast redirect.
+func (b *bench) drive(ctx context.Context, name string, target float64, url string, want int, headers ...string) error {
+	if err := check(ctx, url, want, headers...); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	b.step("%s: wrk -t%d -c%d -d%v", name, b.set.threads, b.set.conns, b.set.duration)
+	if _, err := b.wrk.run(ctx, url, b.set.conns, time.Second, headers...); err != nil {
+		return err
+	}
+	l, err := b.wrk.run(ctx, url, b.set.conns, b.set.duration, headers...)
+	if err != nil {
+		return err
+	}
+	if l.errors > 0 {
+		return fmt.Errorf("%s: %d of %d requests failed", name, l.errors, l.requests)
+	}
+	b.routes = append(b.routes, routeResult{name: name, target: target, load: l})
+	return nil
+}
+
+// loginOnce logs in as Ada and returns the session.
+func loginOnce(ctx context.Context, base string) (*signedIn, error) {
+	br, err := newBrowser(base, nil)
+	if err != nil {
+		return nil, err
+	}
+	s, err := br.login(ctx, "ada")
+	if err != nil {
+		return nil, fmt.Errorf("log in to %s: %w", base, err)
+	}
+	return s, nil
+}
+
+// startToReady starts the binary five times, each with a new embedded
+// store, and returns the median time from starting the process to /readyz
+// answering 200.
+func startToReady(ctx context.Context, bin, dir string) (time.Duration, error) {
+	var times []time.Duration
+	for i := range 5 {
+		start := time.Now()
+		a, err := startApp(bin, filepath.Join(dir, strconv.Itoa(i)), "embedded")
+		if err != nil {
+			return 0, err
+		}
+		err = a.waitReady(ctx)
+		times = append(times, time.Since(start))
+		a.stop()
+		if err != nil {
+			return 0, err
+		}
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
+}
+
+// peakRSS samples app's resident memory while load runs and returns the
+// largest sample.
+func peakRSS(ctx context.Context, a *app, load func() error) (int64, error) {
+	done := make(chan error, 1)
+	go func() { done <- load() }()
+	var peak int64
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return peak, err
+		case <-ctx.Done():
+			return peak, ctx.Err()
+		case <-tick.C:
+			if rss, err := a.rss(); err == nil {
+				peak = max(peak, rss)
+			}
+		}
+	}
+}
+
+// lookupRatio runs the embedded store's lookup benchmark at 100 and at
+// 100,000 sessions and returns the ratio of their times.
+func lookupRatio(ctx context.Context, root string) (float64, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkLoad$", "-benchtime", "2s", "./auth/boltstore")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("go test -bench BenchmarkLoad: %w\n%s", err, out)
+	}
+	perOp := map[string]float64{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "ns/op" || !strings.HasPrefix(f[0], "BenchmarkLoad/") {
+			continue
+		}
+		// Names end in -GOMAXPROCS when that is more than 1.
+		name, _, _ := strings.Cut(strings.TrimPrefix(f[0], "BenchmarkLoad/"), "-")
+		ns, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			return 0, fmt.Errorf("read %q: %w", line, err)
+		}
+		perOp[name] = ns
+	}
+	small, large := perOp["sessions=100"], perOp["sessions=100000"]
+	if small == 0 || large == 0 {
+		return 0, fmt.Errorf("BenchmarkLoad printed no times:\n%s", out)
+	}
+	return large / small, nil
+}
+
+// moduleRoot is the directory of latchkey's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run the bench inside latchkey's module (go run ./bench)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// report prints the table: the routes first, as ratios to the bare
+// handler, then every other measure beside its target. Notes below it say
+// how the less obvious measures were taken.
+func (b *bench) report() {
+	fmt.Fprintf(b.out, "\nlatchkey load benchmark: wrk -t%d -c%d -d%v; %d CPUs (%s), %s\n\n",
+		b.set.threads, b.set.conns, b.set.duration, runtime.NumCPU(), cpuModel(), runtime.Version())
+	const routeRow = "%-32s %8s %8s %8s %7s %7s  %s\n"
+	fmt.Fprintf(b.out, routeRow, "route", "req/s", "p50", "p99", "× bare", "target", "")
+	var bare, dashboard load
+	for _, r := range b.routes {
+		rate, p50, p99 := fmt.Sprintf("%.0f", r.load.perSecond), ms(r.load.p50).String(), ms(r.load.p99).String()
+		if r.target == 0 {
+			bare = r.load
+			fmt.Fprintf(b.out, routeRow, r.name, rate, p50, p99, "1.00", "", "")
+			continue
+		}
+		if r.name == dashboardEmbedded {
+			dashboard = r.load
+		}
+		ratio := r.load.perSecond / bare.perSecond
+		fmt.Fprintf(b.out, routeRow, r.name, rate, p50, p99, fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", r.target), verdict(ratio >= r.target))
+	}
+	if b.redisMissing {
+		fmt.Fprintf(b.out, "%-32s %s\n", dashboardRedis, "skipped: redis-server is not installed")
+	}
+
+	fmt.Fprintln(b.out)
+	w := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "measure\tresult\ttarget\t")
+	row := func(name, result, target string, met bool) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, result, target, verdict(met))
+	}
+	p99 := float64(dashboard.p99) / float64(bare.p99)
+	row(fmt.Sprintf("p99 of /dashboard ÷ bare p99 (%d conns)", b.set.conns), fmt.Sprintf("%.2f×", p99), "≤ 3×", p99 <= 3)
+	rate := float64(b.logins) / b.loginTime.Seconds()
+	row(fmt.Sprintf("complete logins/s (%d browsers)", b.set.workers), fmt.Sprintf("%.0f/s", rate), "≥ 800/s", rate >= 800)
+	row("discovery+JWKS requests per login", fmt.Sprintf("%d in %d logins", b.providerHits, b.logins), "0 after the first", b.providerHits == 0)
+	row("store writes while browsing (embedded)", strconv.FormatUint(b.writesBolt, 10), "≤ 1 per session per min", b.writesBolt <= 1)
+	if !b.redisMissing {
+		row("store writes while browsing (Redis)", strconv.FormatInt(b.writesRedis, 10), "≤ 1 per session per min", b.writesRedis <= 1)
+	}
+	row("peak RSS, 1,000 connections", fmt.Sprintf("%s (at %.0f req/s)", mb(b.rss), b.rssLoad.perSecond), "≤ 60 MB", b.rss <= 60<<20)
+	row("embedded lookup, 100,000 ÷ 100 sessions", fmt.Sprintf("%.2f×", b.lookupRatio), "≤ 1.2×", b.lookupRatio <= 1.2)
+	row(fmt.Sprintf("first visit to / (%d responses)", b.weight.files), kb(b.weight.first), "≤ 24 KB", b.weight.first <= 24<<10)
+	row("repeat visit to /", kb(b.weight.repeat), "the HTML only", b.weight.repeat == b.weight.html)
+	row("binary size", mb(b.binarySize), "≤ 25 MB", b.binarySize <= 25<<20)
+	row("start to /readyz 200 (median of 5)", ms(b.startToReady).String(), "≤ 150 ms", b.startToReady <= 150*time.Millisecond)
+	w.Flush()
+	fmt.Fprintf(b.out, `
+Logins: each browser runs /login, authorize, sign-in page, POST, callback (token and userinfo), dashboard, then ends
+  the session with POST /logout (not followed to the provider), for %v; discovery and JWKS requests are counted in the
+  app's request log during that run.
+Store writes: one session last seen over a minute ago (so one write is due), /dashboard with %d connections for %v;
+  bbolt write transactions, Redis changes (rdb_changes_since_last_save).
+Page weights: status lines, headers and bodies as sent with Accept-Encoding: gzip, br. 1 KB = 1024 B, 1 MB = 1024 KB.
+`, b.set.duration, b.set.conns, b.set.duration)
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// ms rounds d for the table: 10 µs below 10 ms, 100 µs above.
+func ms(d time.Duration) time.Duration {
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+func kb(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1024) }
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+// cpuModel is the first CPU's model name from /proc/cpuinfo.
+func cpuModel() string {
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(info)) {
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return "unknown CPU"
+}
