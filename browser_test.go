@@ -36,18 +36,7 @@ func TestBrowserPopupLoginAndCrossTabLogout(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.__marker = 42`),
 	)
 
-	popups := chromedp.WaitNewTarget(home, func(info *target.Info) bool { return info.Type == "page" })
-	inTab(t, home, "click Log In", chromedp.Click(testid("login-button")))
-	var popupID target.ID
-	select {
-	case id, ok := <-popups:
-		if !ok {
-			t.Fatal("could not watch for the login popup")
-		}
-		popupID = id
-	case <-home.Done():
-		t.Fatalf("clicking Log In opened no popup window: %v", home.Err())
-	}
+	popupID := clickLogInForPopup(t, home)
 
 	popup, closePopup := chromedp.NewContext(home, chromedp.WithTargetID(popupID), problems.watch("popup"))
 	defer closePopup()
@@ -261,6 +250,24 @@ func startChromium(t *testing.T, allowPopups bool, opts ...chromedp.ContextOptio
 // testid selects the first element with this data-testid.
 func testid(id string) chromedp.CSS {
 	return chromedp.CSS(`[data-testid="` + id + `"]`)
+}
+
+// clickLogInForPopup clicks Log In on the page in home and returns the
+// popup window it opens.
+func clickLogInForPopup(t *testing.T, home context.Context) target.ID {
+	t.Helper()
+	popups := chromedp.WaitNewTarget(home, func(info *target.Info) bool { return info.Type == "page" })
+	inTab(t, home, "click Log In", chromedp.Click(testid("login-button")))
+	select {
+	case id, ok := <-popups:
+		if !ok {
+			t.Fatal("could not watch for the login popup")
+		}
+		return id
+	case <-home.Done():
+		t.Fatalf("clicking Log In opened no popup window: %v", home.Err())
+	}
+	return ""
 }
 
 // inTab runs actions in the tab of ctx and fails the test, saying what was

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -95,18 +94,7 @@ func TestInteropOIDCProviderBrowser(t *testing.T) {
 		chromedp.WaitVisible(testid("login-button")),
 		chromedp.Evaluate[chromedp.Void](`window.__marker = 42`),
 	)
-	popups := chromedp.WaitNewTarget(home, func(info *target.Info) bool { return info.Type == "page" })
-	inTab(t, home, "click Log In", chromedp.Click(testid("login-button")))
-	var popupID target.ID
-	select {
-	case id, ok := <-popups:
-		if !ok {
-			t.Fatal("could not watch for the login popup")
-		}
-		popupID = id
-	case <-home.Done():
-		t.Fatalf("clicking Log In opened no popup window: %v", home.Err())
-	}
+	popupID := clickLogInForPopup(t, home)
 
 	// The popup shows oidc-provider's own pages, not watched for problems:
 	// they load web fonts, which cannot be reached from a test machine.
