@@ -5,7 +5,7 @@
 // number beside its target, the route rates as ratios to the bare handler
 // measured in the same run.
 //
-//	go tool task bench     (or: go run ./bench)
+//	go tool -modfile=tools.mod task bench     (or: go run ./bench)
 //
 // It exits non-zero only when it cannot run (wrk missing, the build
 // failing, ...), never because a target is missed.
