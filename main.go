@@ -35,7 +35,7 @@ var version string
 func main() {
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, buildVersion(), os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	var cfgErr *configError
 	switch {
@@ -50,8 +50,8 @@ func main() {
 }
 
 // run is the whole program: it reads the configuration, serves until ctx
-// is done, then shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// is done, then shuts down gracefully. version is what --version prints.
+func run(ctx context.Context, version string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.showVersion {
-		fmt.Fprintln(stdout, "latchkey", buildVersion())
+		fmt.Fprintln(stdout, "latchkey", version)
 		return nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(listener) }()
-	log.Info("listening", "url", cfg.baseURL.String(), "addr", listener.Addr().String(), "version", buildVersion())
+	log.Info("listening", "url", cfg.baseURL.String(), "addr", listener.Addr().String(), "version", version)
 
 	// Discovery runs once the listener is up: the development provider is
 	// served by this very process.
@@ -283,6 +283,8 @@ func tuneGC(getenv func(string) string) {
 	debug.SetMemoryLimit(48 << 20)
 }
 
+// buildVersion is the version stamped in by the release build, else the
+// module version the go command recorded, else "dev".
 func buildVersion() string {
 	if version != "" {
 		return version

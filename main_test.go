@@ -43,7 +43,7 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	done := make(chan error, 1)
 	argv := append([]string{"latchkey", "--env-file="}, args...)
 	go func() {
-		done <- run(ctx, argv, func(k string) string { return env[k] }, io.Discard, logs)
+		done <- run(ctx, "test", argv, func(k string) string { return env[k] }, io.Discard, logs)
 	}()
 	stop := sync.OnceFunc(func() {
 		cancel()
@@ -263,7 +263,7 @@ func TestDevProviderLoginLogout(t *testing.T) {
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"latchkey", "--env-file="}, func(k string) string {
+	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, func(k string) string {
 		return map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}[k]
 	}, io.Discard, &stderr)
 	var cfgErr *configError

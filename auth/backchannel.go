@@ -48,7 +48,7 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 	invalid := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrLogoutTokenInvalid, fmt.Sprintf(format, a...))
 	}
-	jws, err := jose.ParseSigned(raw, joseAlgs(c.algs))
+	jws, err := jose.ParseSignedCompact(raw, joseAlgs(c.algs))
 	if err != nil {
 		return nil, invalid("parse: %v", err)
 	}

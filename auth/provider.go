@@ -24,9 +24,15 @@ import (
 // document has not been loaded yet.
 var ErrProviderUnavailable = errors.New("identity provider unavailable")
 
-// acceptedAlgs are the ID token signature algorithms latchkey accepts.
+// acceptedAlg reports whether latchkey accepts ID tokens signed with alg.
 // "none" and the HMAC algorithms (keyed with the client secret) never are.
-var acceptedAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+func acceptedAlg(alg string) bool {
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+		return true
+	}
+	return false
+}
 
 // ClockSkew is how far in the future an ID token's iat may be, to allow for
 // the provider's clock running ahead of ours.
@@ -143,19 +149,12 @@ func (p *Provider) discover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	algs := acceptedAlgs
+	algs := []string{"RS256"} // the default of OpenID Connect Discovery
 	if len(meta.SigningAlgs) > 0 {
-		algs = nil
-		for _, a := range meta.SigningAlgs {
-			if slices.Contains(acceptedAlgs, a) {
-				algs = append(algs, a)
-			}
-		}
+		algs = slices.DeleteFunc(slices.Clone(meta.SigningAlgs), func(a string) bool { return !acceptedAlg(a) })
 		if len(algs) == 0 {
 			return fmt.Errorf("provider signs ID tokens only with %v, none of which is accepted", meta.SigningAlgs)
 		}
-	} else {
-		algs = []string{"RS256"} // the default of OpenID Connect Discovery
 	}
 	authStyle := oauth2.AuthStyleInHeader // client_secret_basic, the default of OpenID Connect Discovery
 	switch {
@@ -243,38 +242,38 @@ func nonceFrom(ctx context.Context) string {
 // Finish completes the attempt from the callback's query: it checks the
 // response, exchanges the code, verifies the ID token and reads userinfo.
 // The returned session has its User, IDToken, Tokens and ProviderSID set.
-// Errors are *CallbackError.
+// Errors are *ProviderError.
 func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt) (*Session, error) {
 	c := p.conn.Load()
 	if c == nil {
-		return nil, &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+		return nil, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
 	if e := query.Get("error"); e != "" {
-		return nil, &CallbackError{Reason: ReasonRefused, Err: fmt.Errorf("provider answered error %q", e)}
+		return nil, &ProviderError{Reason: ReasonRefused, Err: fmt.Errorf("provider answered error %q", e)}
 	}
 	// RFC 9207: an iss that is present must be the issuer, and a provider
 	// that promises to send it must send it.
 	if iss, ok := query["iss"]; ok || c.issRequired {
 		if !ok || len(iss) != 1 || iss[0] != p.cfg.Issuer {
-			return nil, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("authorization response iss %q does not match the issuer", query.Get("iss"))}
+			return nil, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("authorization response iss %q does not match the issuer", query.Get("iss"))}
 		}
 	}
 	code := query.Get("code")
 	if code == "" {
-		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("callback without code")}
+		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("callback without code")}
 	}
 
 	ctx = context.WithValue(ctx, nonceKey{}, a.Nonce)
 	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, c.rp, rp.WithCodeVerifier(a.Verifier))
 	if err != nil {
-		return nil, &CallbackError{Reason: classify(err), Err: fmt.Errorf("exchange code: %w", err)}
+		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("exchange code: %w", err)}
 	}
 	claims := tokens.IDTokenClaims
 	if claims.Subject == "" {
-		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
+		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
 	}
 	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(time.Now().Add(ClockSkew)) {
-		return nil, &CallbackError{Reason: ReasonInvalid, Err: errors.New("ID token not valid yet (nbf)")}
+		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token not valid yet (nbf)")}
 	}
 
 	info, err := p.userinfo(ctx, c, tokens)
@@ -311,7 +310,7 @@ func (p *Provider) userinfo(ctx context.Context, c *connection, tokens *oidc.Tok
 	}
 	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), claims.Subject, c.rp)
 	if err != nil {
-		return nil, &CallbackError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
+		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
 	}
 	return info, nil
 }
@@ -357,7 +356,7 @@ func isAuth0(issuer string) bool {
 func userFrom(subject string, info *oidc.UserInfo) (User, error) {
 	claimsJSON, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
-		return User{}, &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("encode userinfo: %w", err)}
+		return User{}, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("encode userinfo: %w", err)}
 	}
 	name := info.Name
 	if name == "" {

@@ -25,12 +25,12 @@ var ErrNoRefreshToken = errors.New("access token expired and no refresh token")
 func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToken string) (Tokens, string, error) {
 	c := p.conn.Load()
 	if c == nil {
-		return Tokens{}, "", &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+		return Tokens{}, "", &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.rp.HttpClient())
 	token, err := c.rp.OAuthConfig().TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
-		return Tokens{}, "", &CallbackError{Reason: classify(err), Err: fmt.Errorf("refresh tokens: %w", err)}
+		return Tokens{}, "", &ProviderError{Reason: classify(err), Err: fmt.Errorf("refresh tokens: %w", err)}
 	}
 	tokens := Tokens{AccessToken: token.AccessToken, TokenType: token.TokenType, RefreshToken: token.RefreshToken, Expiry: token.Expiry}
 	idToken, _ := token.Extra("id_token").(string)
@@ -41,14 +41,14 @@ func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToke
 	// (OpenID Connect Core 12.2).
 	nonce := unverifiedNonce(idToken)
 	if nonce != "" && nonce != unverifiedNonce(oldIDToken) {
-		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
+		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
 	}
 	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, nonce), token.AccessToken, idToken, c.rp.IDTokenVerifier())
 	if err != nil {
-		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
+		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
 	}
 	if claims.Subject != subject {
-		return Tokens{}, "", &CallbackError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
+		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
 	}
 	return tokens, idToken, nil
 }
@@ -111,8 +111,8 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 			return nil, ErrNoRefreshToken
 		}
 		tokens, idToken, err := r.provider.refresh(ctx, current.Tokens.RefreshToken, current.User.Subject, current.IDToken)
-		var cbErr *CallbackError
-		if errors.As(err, &cbErr) && cbErr.Reason == ReasonInvalid {
+		var provErr *ProviderError
+		if errors.As(err, &provErr) && provErr.Reason == ReasonInvalid {
 			// Refused (invalid_grant, say). Another instance may have spent
 			// the refresh token a moment ago: use its result if so.
 			again, loadErr := r.sessions.Reload(ctx, current)
@@ -155,11 +155,11 @@ func (r *Refresher) end(ctx context.Context, sess *Session, cause error) error {
 func (p *Provider) Userinfo(ctx context.Context, sess *Session) (User, error) {
 	c := p.conn.Load()
 	if c == nil {
-		return User{}, &CallbackError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+		return User{}, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
 	info, err := rp.Userinfo[*oidc.UserInfo](ctx, sess.Tokens.AccessToken, bearer(sess.Tokens.TokenType), sess.User.Subject, c.rp)
 	if err != nil {
-		return User{}, &CallbackError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
+		return User{}, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
 	}
 	return userFrom(sess.User.Subject, info)
 }

@@ -123,9 +123,9 @@ func callbackProblem(err error, retryURL string) views.Problem {
 		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
 		RetryURL: retryURL,
 	}
-	var cbErr *auth.CallbackError
-	if errors.As(err, &cbErr) {
-		switch cbErr.Reason {
+	var provErr *auth.ProviderError
+	if errors.As(err, &provErr) {
+		switch provErr.Reason {
 		case auth.ReasonRefused:
 			prob.Status = http.StatusForbidden
 			prob.Title = "Sign-in cancelled"

@@ -1,7 +1,6 @@
 package views
 
 import (
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -14,5 +13,3 @@ func initial(name string) string {
 	}
 	return strings.ToUpper(string(r))
 }
-
-func statusText(code int) string { return strconv.Itoa(code) }

@@ -1018,7 +1018,7 @@ func (e *testEnv) wantPostLogoutRedirect(t *testing.T, loc *url.URL, state strin
 // provider's published keys and returns its typ header and claims.
 func (e *testEnv) verifyLogoutToken(t *testing.T, raw string) (string, map[string]any) {
 	t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatalf("parse logout token: %v", err)
 	}

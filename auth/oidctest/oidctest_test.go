@@ -206,7 +206,7 @@ func verify(t *testing.T, p *oidctest.Provider, token string, alg jose.Signature
 	t.Helper()
 	var set jose.JSONWebKeySet
 	getJSON(t, p.Client(), discover(t, p).JWKSURI, &set)
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		return nil, err
 	}
@@ -589,7 +589,7 @@ func TestSignModes(t *testing.T) {
 				}
 			}
 			if tt.mode == oidctest.SignHS256 {
-				jws, err := jose.ParseSigned(tr.IDToken, []jose.SignatureAlgorithm{jose.HS256})
+				jws, err := jose.ParseSignedCompact(tr.IDToken, []jose.SignatureAlgorithm{jose.HS256})
 				if err != nil {
 					t.Fatalf("parse HS256 token: %v", err)
 				}

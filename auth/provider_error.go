@@ -9,7 +9,8 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Reason says, in the user's terms, why a login could not be finished.
+// Reason says, in the user's terms, why an exchange with the provider (a
+// login, a refresh, a userinfo read) could not be finished.
 type Reason int
 
 const (
@@ -21,15 +22,16 @@ const (
 	ReasonUnavailable
 )
 
-// CallbackError is a login that could not be finished. Err holds the detail
-// for the log; it must never be shown to the user.
-type CallbackError struct {
+// ProviderError is an exchange with the provider that could not be
+// finished: a login's callback, a refresh or a userinfo read. Err holds the
+// detail for the log; it must never be shown to the user.
+type ProviderError struct {
 	Reason Reason
 	Err    error
 }
 
-func (e *CallbackError) Error() string { return e.Err.Error() }
-func (e *CallbackError) Unwrap() error { return e.Err }
+func (e *ProviderError) Error() string { return e.Err.Error() }
+func (e *ProviderError) Unwrap() error { return e.Err }
 
 // classify tells a provider that failed to answer from one that answered
 // something unacceptable.
