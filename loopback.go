@@ -14,8 +14,9 @@ import (
 // loopback answers the requests this process makes to its own BASE_URL —
 // the relying party calling the built-in provider, the provider delivering
 // logout tokens — with the app's handler, in this process: no socket, no
-// HTTP framing, no connection to keep. Other requests, and any made before
-// the handler is set, go to next.
+// HTTP framing, no connection to keep. It is used only with the built-in
+// development provider. Other requests, and any made before the handler is
+// set, go to next.
 type loopback struct {
 	origin  *url.URL // BASE_URL: scheme and host are compared
 	next    http.RoundTripper

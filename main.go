@@ -81,7 +81,7 @@ func run(ctx context.Context, version string, args []string, getenv func(string)
 	}
 	defer store.Close()
 	self := &loopback{origin: cfg.baseURL}
-	deps, err := wire(cfg, log, port, store, self)
+	deps, err := wire(cfg, log, store, self)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func run(ctx context.Context, version string, args []string, getenv func(string)
 // wire builds the relying party, sessions and, without a configured
 // provider, the development provider, which the relying party reaches
 // through self.
-func wire(cfg *config, log *slog.Logger, port int, store auth.SessionStore, self *loopback) (handlers.Deps, error) {
+func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback) (handlers.Deps, error) {
 	base := cfg.baseURL
 	secrets := cfg.sessionSecrets
 	if len(secrets) == 0 {
@@ -180,19 +180,11 @@ func wire(cfg *config, log *slog.Logger, port int, store auth.SessionStore, self
 			BackChannelLogoutURI:   base.JoinPath("/backchannel-logout").String(),
 			Logger:                 log,
 		}
-		if base.Scheme == "http" {
-			// Before the handler is set, the relying party reaches the
-			// development provider on this process's own listener,
-			// whatever host name BASE_URL gives it.
-			listener := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			dialer := &net.Dialer{Timeout: 5 * time.Second}
-			transport.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, listener)
-			}
-		}
 	}
 	var provider http.RoundTripper = transport
 	if deps.DevIdP != nil {
+		// The relying party reaches the development provider inside this
+		// process, whatever host name BASE_URL gives it.
 		self.next = transport
 		provider = self
 		// Logout tokens reach this process the same way.

@@ -175,25 +175,19 @@ type pageWeight struct {
 }
 
 // weigh fetches page and every asset it references the way a first visit
-// does (accepting gzip and br), and the page alone as a repeat visit does
-// when the assets are cached as immutable. The app compresses an asset
-// with brotli once it is first asked for: the visit is measured after
-// that, as any visitor but the very first sees it.
+// does (accepting gzip), and the page alone as a repeat visit does when the
+// assets are cached as immutable.
 func weigh(ctx context.Context, base, page string) (pageWeight, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DisableCompression = true // count the bytes as sent
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
-	if _, err := weighOnce(ctx, client, base, page); err != nil {
-		return pageWeight{}, err
-	}
-	time.Sleep(500 * time.Millisecond) // compression takes about a tenth of that
 	return weighOnce(ctx, client, base, page)
 }
 
 func weighOnce(ctx context.Context, client *http.Client, base, page string) (pageWeight, error) {
 	fetch := func(path string) (int64, string, http.Header, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-		req.Header.Set("Accept-Encoding", "gzip, br")
+		req.Header.Set("Accept-Encoding", "gzip")
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, "", nil, fmt.Errorf("fetch %s: %w", path, err)

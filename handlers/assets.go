@@ -13,18 +13,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-
-	"github.com/andybalholm/brotli"
 
 	"latchkey/views"
 )
 
 // assetServer serves the embedded static files. Each file is reachable
 // under its own name (revalidated with its ETag) and under a name with its
-// content hash in it (cached as immutable). Files are gzipped once, at
-// start, and compressed with brotli once, in the background, when a
-// browser first asks for them.
+// content hash in it (cached as immutable). A file is gzipped once, when a
+// browser that accepts gzip first asks for it, so starting the program
+// compresses nothing.
 type assetServer struct {
 	files  map[string]*asset // by URL path below /assets/
 	hashed map[string]string // plain name → hashed name
@@ -40,13 +37,12 @@ type asset struct {
 // assetFile is a file's content in each encoding it is served in.
 type assetFile struct {
 	identity    encoded
-	gzip        *encoded // nil when compression does not pay
 	etag        []string
 	contentType []string
-	vary        []string // nil when there is only one encoding
+	vary        []string // nil for a file that is never compressed
 
-	brotliOnce sync.Once
-	brotli     atomic.Pointer[encoded] // nil until compressed, or when it does not pay
+	gzipOnce sync.Once
+	gzip     *encoded // set by gzipOnce; nil when compression does not pay
 }
 
 // encoded is a file's body in one encoding, with its headers.
@@ -87,11 +83,6 @@ func newAssets(fsys fs.FS) (*assetServer, error) {
 			contentType: []string{ctype},
 		}
 		if compressible(ctype) {
-			if gz := gzipped(body); gz != nil {
-				f.gzip = newEncoded(gz, "gzip")
-			}
-		}
-		if f.gzip != nil {
 			f.vary = []string{"Accept-Encoding"}
 		}
 		hashedName := strings.TrimSuffix(name, ext) + "." + hash + ext
@@ -154,35 +145,18 @@ func (s *assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // encodingFor picks the smallest encoding acceptEncoding allows.
 func (f *assetFile) encodingFor(acceptEncoding string) *encoded {
-	if f.gzip == nil || acceptEncoding == "" {
+	if f.vary == nil || acceptEncoding == "" || !accepts(acceptEncoding, "gzip") {
 		return &f.identity
 	}
-	if accepts(acceptEncoding, "br") {
-		if br := f.brotliEncoded(); br != nil {
-			return br
+	f.gzipOnce.Do(func() {
+		if gz := gzipped(f.identity.body); gz != nil {
+			f.gzip = newEncoded(gz, "gzip")
 		}
-	}
-	if accepts(acceptEncoding, "gzip") {
-		return f.gzip
-	}
-	return &f.identity
-}
-
-// brotliEncoded returns the brotli encoding once it is ready. The first
-// call starts compressing in the background, which takes tens of
-// milliseconds at the best ratio: requests meanwhile get gzip.
-func (f *assetFile) brotliEncoded() *encoded {
-	if br := f.brotli.Load(); br != nil {
-		return br
-	}
-	f.brotliOnce.Do(func() {
-		go func() {
-			if br := brotlied(f.identity.body); br != nil && len(br) < len(f.gzip.body) {
-				f.brotli.Store(newEncoded(br, "br"))
-			}
-		}()
 	})
-	return nil
+	if f.gzip == nil {
+		return &f.identity
+	}
+	return f.gzip
 }
 
 func compressible(contentType string) bool {
@@ -202,16 +176,6 @@ func gzipped(body []byte) []byte {
 	if buf.Len() >= len(body)*9/10 {
 		return nil
 	}
-	return buf.Bytes()
-}
-
-// brotlied returns body compressed with brotli at its best ratio. The
-// window is sized for files of up to 64 KB: a larger one only costs memory.
-func brotlied(body []byte) []byte {
-	var buf bytes.Buffer
-	bw := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 16})
-	_, _ = bw.Write(body) // writes to a bytes.Buffer do not fail
-	_ = bw.Close()
 	return buf.Bytes()
 }
 
