@@ -29,6 +29,6 @@ func devSignIn(p *pages) func(http.ResponseWriter, *http.Request, devidp.SignInP
 // on with, in the app's own look.
 func devRefuse(p *pages) func(http.ResponseWriter, *http.Request, int, string) {
 	return func(w http.ResponseWriter, r *http.Request, status int, message string) {
-		p.fail(w, r, views.Problem{Status: status, Title: "Sign-in request refused", Message: message, RetryURL: "/login"}, nil)
+		p.fail(w, r, &devRefusal{status: status, message: message})
 	}
 }

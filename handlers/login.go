@@ -2,13 +2,12 @@ package handlers
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"latchkey/auth"
-	"latchkey/views"
 )
 
 // handleLogin starts a login: a fresh attempt (state, nonce, PKCE
@@ -23,18 +22,12 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 		popup := q.Get("popup") == "1"
 		attempt := auth.NewLoginAttempt(returnTo, popup)
 		target, err := provider.AuthCodeURL(attempt)
-		if errors.Is(err, auth.ErrProviderUnavailable) {
-			prob := problemProviderDown
-			prob.RetryURL = r.URL.RequestURI()
-			p.fail(w, r, prob, err)
-			return
-		}
 		if err != nil {
-			p.fail(w, r, problemInternal, err)
+			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), r.URL.RequestURI()))
 			return
 		}
 		if err := cookies.SaveLoginAttempt(w, attempt); err != nil {
-			p.fail(w, r, problemInternal, err)
+			p.fail(w, r, fmt.Errorf("save login attempt: %w", err))
 			return
 		}
 		redirect(w, r, target)
@@ -48,18 +41,20 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 		q := r.URL.Query()
 		attempt, err := cookies.TakeLoginAttempt(w, r, q.Get("state"))
 		if err != nil {
-			p.fail(w, r, problemLoginExpired, err)
+			p.fail(w, r, fmt.Errorf("%w: %w", errLoginUnknown, err))
 			return
 		}
+		// From here on, "Try again" starts the same login afresh.
+		retry := loginURL(attempt.ReturnTo)
 		// The cookie is cleared now, but a copy of it could be replayed:
 		// the store remembers used states, across instances too.
 		first, err := sessions.ClaimOnce(r.Context(), "login:"+attempt.State, auth.LoginMaxAge)
 		if err != nil {
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, withRetry(err, retry))
 			return
 		}
 		if !first {
-			p.fail(w, r, problemLoginExpired, errStateReplayed)
+			p.fail(w, r, withRetry(fmt.Errorf("%w: its state was used before", errLoginUnknown), retry))
 			return
 		}
 
@@ -67,19 +62,19 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 		defer cancel()
 		sess, err := provider.Finish(ctx, q, attempt)
 		if err != nil {
-			p.fail(w, r, callbackProblem(err, loginURL(attempt.ReturnTo)), err)
+			p.fail(w, r, withRetry(fmt.Errorf("%w: %w", errSignIn, err), retry))
 			return
 		}
 
 		// Never carry a session over a login: end whatever the browser had.
 		if old := sessionFrom(r.Context()); old != nil {
 			if err := sessions.End(r.Context(), w, old); err != nil {
-				p.fail(w, r, problemStoreDown, err)
+				p.fail(w, r, withRetry(err, retry))
 				return
 			}
 		}
 		if err := sessions.Start(r.Context(), w, r, sess); err != nil {
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, withRetry(err, retry))
 			return
 		}
 		p.log.InfoContext(r.Context(), "signed in", "sub", sess.User.Subject)
@@ -104,36 +99,4 @@ func loginURL(returnTo string) string {
 		return "/login"
 	}
 	return "/login?return_to=" + url.QueryEscape(returnTo)
-}
-
-var errStateReplayed = errors.New("login state used twice")
-
-var problemLoginExpired = views.Problem{
-	Status:   http.StatusBadRequest,
-	Title:    "Sign-in expired",
-	Message:  "This sign-in was not started here, has expired, or was already used. Please start again.",
-	RetryURL: "/login",
-}
-
-// callbackProblem explains a failed login without revealing why in detail.
-func callbackProblem(err error, retryURL string) views.Problem {
-	prob := views.Problem{
-		Status:   http.StatusBadRequest,
-		Title:    "Sign-in failed",
-		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
-		RetryURL: retryURL,
-	}
-	var provErr *auth.ProviderError
-	if errors.As(err, &provErr) {
-		switch provErr.Reason {
-		case auth.ReasonRefused:
-			prob.Status = http.StatusForbidden
-			prob.Title = "Sign-in cancelled"
-			prob.Message = "The sign-in was cancelled or refused at the identity provider."
-		case auth.ReasonUnavailable:
-			prob.Title = "Identity provider unavailable"
-			prob.Message = "The identity provider did not answer in time, so you were not signed in. Please try again in a moment."
-		}
-	}
-	return prob
 }

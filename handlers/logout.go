@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -15,12 +16,6 @@ func handleLogoutConfirm(p *pages) http.HandlerFunc {
 	}
 }
 
-var problemBadCSRF = views.Problem{
-	Status:  http.StatusForbidden,
-	Title:   "Request refused",
-	Message: "This form has expired. Please go back, reload the page and try again.",
-}
-
 // handleLogout ends the session here, then at the provider: RP-initiated
 // logout with id_token_hint and a state checked on the way back.
 func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sessions *auth.Sessions, base *url.URL) http.HandlerFunc {
@@ -33,18 +28,18 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 			return
 		}
 		if !validCSRF(r, sess) {
-			p.fail(w, r, problemBadCSRF, nil)
+			p.fail(w, r, errBadCSRF)
 			return
 		}
 		if err := sessions.End(r.Context(), w, sess); err != nil {
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, err)
 			return
 		}
 		p.log.InfoContext(r.Context(), "logged out", "sub", sess.User.Subject)
 
 		state, err := cookies.SaveLogoutState(w)
 		if err != nil {
-			p.fail(w, r, problemInternal, err)
+			p.fail(w, r, fmt.Errorf("save logout state: %w", err))
 			return
 		}
 		target := provider.LogoutURL(sess.IDToken, postLogout, state)

@@ -3,9 +3,11 @@ package handlers
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"time"
 
 	"latchkey/auth"
@@ -114,8 +116,7 @@ func recoverPanics(p *pages) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					p.log.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "panic", v)
-					p.fail(w, r, problemInternal, nil)
+					p.fail(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -139,7 +140,7 @@ func loadSession(sessions *auth.Sessions, p *pages) func(http.Handler) http.Hand
 					sessions.ClearCookie(w)
 				}
 			default:
-				p.fail(w, r, problemStoreDown, err)
+				p.fail(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -175,7 +176,7 @@ func requireCSRF(p *pages) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !validCSRF(r, sessionFrom(r.Context())) {
-				p.fail(w, r, problemBadCSRF, nil)
+				p.fail(w, r, errBadCSRF)
 				return
 			}
 			next.ServeHTTP(w, r)

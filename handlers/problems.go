@@ -1,57 +1,244 @@
 package handlers
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 
+	"latchkey/auth"
 	"latchkey/views"
 )
 
-// The problems users can meet. Their words are the app's own; details go
-// to the log only.
+// The handlers' own kinds of failure. problemFor also knows the auth
+// package's sentinels and *auth.ProviderError.
 var (
-	problemNotFound = views.Problem{
-		Status:  http.StatusNotFound,
-		Title:   "Page not found",
-		Message: "There is nothing at this address.",
+	errNotFound         = errors.New("no such page")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errCrossOrigin      = errors.New("cross-origin request refused")
+	errBadCSRF          = errors.New("form without the session's CSRF token")
+	// errLoginUnknown: the callback names no login attempt this browser
+	// started, or one already used.
+	errLoginUnknown = errors.New("login attempt unknown, expired or already used")
+	// errSignIn marks the provider errors of a login's callback, which
+	// answer differently from the same errors on a refresh.
+	errSignIn       = errors.New("sign-in failed")
+	errLogoutReplay = errors.New("logout token replayed")
+)
+
+// devRefusal is the development provider declining a sign-in request,
+// with its own words for the user.
+type devRefusal struct {
+	status  int
+	message string
+}
+
+func (e *devRefusal) Error() string { return "development provider refused: " + e.message }
+
+// retryError carries the "Try again" link of the page a failure shows.
+type retryError struct {
+	err error
+	url string
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// withRetry returns err with url as its page's "Try again" link.
+func withRetry(err error, url string) error { return &retryError{err: err, url: url} }
+
+// problemFor says what the user sees for err: its status and the app's own
+// words. It never shows the error's text. An error of no known kind is a
+// 500.
+func problemFor(err error) views.Problem {
+	prob := problemKind(err)
+	if retry, ok := errors.AsType[*retryError](err); ok {
+		prob.RetryURL = retry.url
 	}
-	problemMethod = views.Problem{
-		Status:  http.StatusMethodNotAllowed,
-		Title:   "Not allowed",
-		Message: "This page cannot be used that way.",
+	return prob
+}
+
+func problemKind(err error) views.Problem {
+	switch {
+	case errors.Is(err, errNotFound):
+		return views.Problem{
+			Status:  http.StatusNotFound,
+			Title:   "Page not found",
+			Message: "There is nothing at this address.",
+		}
+	case errors.Is(err, errMethodNotAllowed):
+		return views.Problem{
+			Status:  http.StatusMethodNotAllowed,
+			Title:   "Not allowed",
+			Message: "This page cannot be used that way.",
+		}
+	case errors.Is(err, errCrossOrigin):
+		return views.Problem{
+			Status:  http.StatusForbidden,
+			Title:   "Request refused",
+			Message: "This request came from another site, so it was refused. Use the buttons on this site instead.",
+		}
+	case errors.Is(err, errBadCSRF):
+		return views.Problem{
+			Status:  http.StatusForbidden,
+			Title:   "Request refused",
+			Message: "This form has expired. Please go back, reload the page and try again.",
+		}
+	case errors.Is(err, errLoginUnknown):
+		return views.Problem{
+			Status:   http.StatusBadRequest,
+			Title:    "Sign-in expired",
+			Message:  "This sign-in was not started here, has expired, or was already used. Please start again.",
+			RetryURL: loginURL(""),
+		}
+	case errors.Is(err, errSignIn):
+		return signInProblem(err)
+	case errors.Is(err, auth.ErrSessionEnded):
+		return views.Problem{
+			Status:   http.StatusUnauthorized,
+			Title:    "Signed out",
+			Message:  "The identity provider ended your session. Please log in again.",
+			RetryURL: loginURL(""),
+		}
+	case errors.Is(err, auth.ErrNoSession):
+		// The session ended while the request was under way (a logout in
+		// another tab, say).
+		return views.Problem{
+			Status:   http.StatusUnauthorized,
+			Title:    "Signed out",
+			Message:  "Your session has ended. Please log in again.",
+			RetryURL: loginURL(""),
+		}
+	case errors.Is(err, auth.ErrNoRefreshToken):
+		return views.Problem{
+			Status:   http.StatusUnauthorized,
+			Title:    "Log in again to refresh",
+			Message:  "Your profile can only be read again after a new login: the identity provider gave no refresh token.",
+			RetryURL: loginURL("/dashboard"),
+		}
+	case errors.Is(err, auth.ErrLogoutTokenInvalid), errors.Is(err, errLogoutReplay):
+		// Only the provider sees this, as a bare status.
+		return views.Problem{
+			Status:  http.StatusBadRequest,
+			Title:   "Logout token refused",
+			Message: "The logout token failed a check.",
+		}
+	case errors.Is(err, auth.ErrStoreUnavailable):
+		// Only a store that cannot be reached is a 503: that passes. A
+		// store that answered with an error is a fault of ours, a 500.
+		return views.Problem{
+			Status:  http.StatusServiceUnavailable,
+			Title:   "Sessions unavailable",
+			Message: "Your session cannot be checked right now. Please try again in a moment.",
+		}
+	case errors.Is(err, auth.ErrProviderUnavailable):
+		return problemProviderDown()
 	}
-	problemCrossOrigin = views.Problem{
-		Status:  http.StatusForbidden,
-		Title:   "Request refused",
-		Message: "This request came from another site, so it was refused. Use the buttons on this site instead.",
+	if refusal, ok := errors.AsType[*devRefusal](err); ok {
+		status := refusal.status
+		if status < 400 || status > 499 {
+			status = http.StatusBadRequest
+		}
+		return views.Problem{
+			Status:   status,
+			Title:    "Sign-in request refused",
+			Message:  refusal.message,
+			RetryURL: loginURL(""),
+		}
 	}
-	problemProviderDown = views.Problem{
-		Status:   http.StatusServiceUnavailable,
-		Title:    "Identity provider unavailable",
-		Message:  "The identity provider cannot be reached right now. Please try again in a moment.",
-		RetryURL: "/login",
+	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
+		if provErr.Reason == auth.ReasonUnavailable {
+			return problemProviderDown()
+		}
+		// Refused or unusable outside a login: a refresh or a userinfo
+		// read that the provider answered with something we cannot use.
+		return views.Problem{
+			Status:  http.StatusBadGateway,
+			Title:   "Identity provider error",
+			Message: "The identity provider's answer could not be used. Please try again; if this keeps happening, log in again.",
+		}
 	}
-	problemStoreDown = views.Problem{
-		Status:  http.StatusServiceUnavailable,
-		Title:   "Sessions unavailable",
-		Message: "Your session cannot be checked right now. Please try again in a moment.",
-	}
-	problemInternal = views.Problem{
+	return views.Problem{
 		Status:  http.StatusInternalServerError,
 		Title:   "Something went wrong",
 		Message: "Something went wrong on our side. Please try again.",
 	}
-)
+}
+
+func problemProviderDown() views.Problem {
+	return views.Problem{
+		Status:  http.StatusServiceUnavailable,
+		Title:   "Identity provider unavailable",
+		Message: "The identity provider cannot be reached right now. Please try again in a moment.",
+	}
+}
+
+// signInProblem explains a failed login without revealing why in detail.
+// Every one is a 4xx: the user's login failed, whoever is to blame.
+func signInProblem(err error) views.Problem {
+	prob := views.Problem{
+		Status:   http.StatusBadRequest,
+		Title:    "Sign-in failed",
+		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
+		RetryURL: loginURL(""),
+	}
+	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
+		switch provErr.Reason {
+		case auth.ReasonRefused:
+			prob.Status = http.StatusForbidden
+			prob.Title = "Sign-in cancelled"
+			prob.Message = "The sign-in was cancelled or refused at the identity provider."
+		case auth.ReasonUnavailable:
+			prob.Title = "Identity provider unavailable"
+			prob.Message = "The identity provider did not answer in time, so you were not signed in. Please try again in a moment."
+		}
+	}
+	return prob
+}
+
+// fail is the one path a failure takes to the user: it logs err (at error
+// level for a 5xx, where the fault is ours or a backend's) and answers the
+// problem problemFor picks, in the app's own look.
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	prob := problemFor(err)
+	p.logFailure(r, prob, err)
+	if isHTMX(r) && sessionGone(err) {
+		// The page htmx would swap into belongs to a session that is over:
+		// load home instead.
+		w.Header().Set("HX-Redirect", "/")
+	}
+	p.render(w, r, prob.Status, views.ErrorPage(p.shell(r, prob.Title), prob), views.ErrorCard(prob))
+}
+
+// failStatus answers a failure with its status alone, for clients that
+// are not browsers (a provider's back-channel logout).
+func (p *pages) failStatus(w http.ResponseWriter, r *http.Request, err error) {
+	prob := problemFor(err)
+	p.logFailure(r, prob, err)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(prob.Status)
+}
+
+// sessionGone reports a failure that means the request's session is over.
+func sessionGone(err error) bool {
+	return errors.Is(err, auth.ErrSessionEnded) || errors.Is(err, auth.ErrNoSession)
+}
+
+func (p *pages) logFailure(r *http.Request, prob views.Problem, err error) {
+	level := slog.LevelInfo
+	if prob.Status >= 500 {
+		level = slog.LevelError
+	}
+	p.log.Log(r.Context(), level, "request failed", "status", prob.Status, "path", r.URL.Path, "problem", prob.Title, "err", err)
+}
 
 func notFound(p *pages) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, problemNotFound, nil) }
+	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, errNotFound) }
 }
 
 func methodNotAllowed(p *pages) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, problemMethod, nil) }
+	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, errMethodNotAllowed) }
 }
 
 func forbiddenCrossOrigin(p *pages) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.fail(w, r, problemCrossOrigin, nil)
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, errCrossOrigin) })
 }

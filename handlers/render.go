@@ -114,20 +114,6 @@ func (p *pages) send(w http.ResponseWriter, status int, page []byte) {
 	_, _ = w.Write(page)
 }
 
-// fail logs err and answers the problem in the app's own look.
-func (p *pages) fail(w http.ResponseWriter, r *http.Request, prob views.Problem, err error) {
-	level := slog.LevelInfo
-	if prob.Status >= 500 {
-		level = slog.LevelError
-	}
-	attrs := []any{"status", prob.Status, "path", r.URL.Path, "problem", prob.Title}
-	if err != nil {
-		attrs = append(attrs, "err", err)
-	}
-	p.log.Log(r.Context(), level, "request failed", attrs...)
-	p.render(w, r, prob.Status, views.ErrorPage(p.shell(r, prob.Title), prob), views.ErrorCard(prob))
-}
-
 // isHTMX reports a request made by htmx rather than by navigation.
 func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
 

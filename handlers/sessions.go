@@ -19,7 +19,7 @@ func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 		sess := sessionFrom(r.Context())
 		devices, err := listDevices(r, sessions, sess)
 		if err != nil {
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, err)
 			return
 		}
 		s := p.shell(r, "Dashboard")
@@ -36,7 +36,7 @@ func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 		case err == nil:
 			p.log.InfoContext(r.Context(), "ended a session from the sessions panel", "sub", sess.User.Subject)
 		case !errors.Is(err, auth.ErrNoSession): // already over, or not this user's: nothing to do
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, err)
 			return
 		}
 		renderSessionsPanel(w, r, p, sessions)
@@ -49,7 +49,7 @@ func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc 
 		sess := sessionFrom(r.Context())
 		n, err := sessions.EndAllOthers(r.Context(), sess)
 		if err != nil {
-			p.fail(w, r, problemStoreDown, err)
+			p.fail(w, r, err)
 			return
 		}
 		p.log.InfoContext(r.Context(), "ended all other sessions", "sub", sess.User.Subject, "count", n)
@@ -66,7 +66,7 @@ func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessi
 	}
 	devices, err := listDevices(r, sessions, sessionFrom(r.Context()))
 	if err != nil {
-		p.fail(w, r, problemStoreDown, err)
+		p.fail(w, r, err)
 		return
 	}
 	p.render(w, r, http.StatusOK, views.SessionsPanel(p.shell(r, ""), devices), nil)
