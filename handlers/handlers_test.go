@@ -79,6 +79,7 @@ func TestRoutes(t *testing.T) {
 		wantHeader map[string]string
 		wantTestID string // an element the page must contain
 		wantAbsent string // an element the page must not contain
+		wantRetry  string // the href of the page's "Try again"
 	}{
 		{name: "home for a visitor shows the login box", method: "GET", target: "/", wantStatus: 200, wantTestID: "login-box", wantAbsent: "profile-card"},
 		{name: "home for a user shows the profile card", method: "GET", target: "/", signedIn: true, wantStatus: 200, wantTestID: "profile-card", wantAbsent: "login-box"},
@@ -87,13 +88,18 @@ func TestRoutes(t *testing.T) {
 		{name: "dashboard sends a visitor to log in", method: "GET", target: "/dashboard", wantStatus: 303, wantHeader: map[string]string{"Location": "/login?return_to=%2Fdashboard"}},
 		{name: "dashboard answers htmx without a redirect", method: "GET", target: "/dashboard", header: map[string]string{"HX-Request": "true"}, wantStatus: 401, wantHeader: map[string]string{"HX-Redirect": "/login?return_to=%2Fdashboard", "Location": ""}},
 		{name: "htmx post without a session returns to its page", method: "POST", target: "/profile/refresh", header: map[string]string{"HX-Request": "true", "HX-Current-URL": "http://app.test/dashboard"}, wantStatus: 401, wantHeader: map[string]string{"HX-Redirect": "/login?return_to=%2Fdashboard"}},
-		{name: "login while the provider is unreachable", method: "GET", target: "/login", wantStatus: 503, wantTestID: "error"},
+		{name: "login while the provider is unreachable", method: "GET", target: "/login", wantStatus: 503, wantTestID: "error", wantRetry: "/login"},
+		{name: "a popup login's retry stays a popup login", method: "GET", target: "/login?return_to=%2Fdashboard&popup=1", wantStatus: 503, wantRetry: "/login?return_to=%2Fdashboard&popup=1"},
 		{name: "callback without a login attempt", method: "GET", target: "/callback?code=x&state=y", wantStatus: 400, wantTestID: "try-again"},
 		{name: "callback with a provider error but no attempt", method: "GET", target: "/callback?error=access_denied&error_description=%3Cscript%3E", wantStatus: 400, wantTestID: "error"},
 		{name: "logout confirmation changes nothing", method: "GET", target: "/logout", signedIn: true, wantStatus: 200, wantTestID: "logout-form"},
 		{name: "logout without the form's token", method: "POST", target: "/logout", signedIn: true, body: form(nil), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantStatus: 403, wantTestID: "error"},
+		{name: "htmx logout without the form's token", method: "POST", target: "/logout", signedIn: true, body: form(url.Values{"csrf": {"forged"}}), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}, wantStatus: 403, wantTestID: "error", wantHeader: map[string]string{"HX-Redirect": ""}},
+		{name: "refresh without the form's token", method: "POST", target: "/profile/refresh", signedIn: true, body: form(url.Values{"csrf": {"forged"}}), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantStatus: 403, wantTestID: "error"},
 		{name: "logout from another site", method: "POST", target: "/logout", signedIn: true, body: form(url.Values{"csrf": {csrf}}), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, wantStatus: 403, wantTestID: "error"},
 		{name: "logout", method: "POST", target: "/logout", signedIn: true, body: form(url.Values{"csrf": {csrf}}), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}, wantStatus: 303},
+		{name: "logout without a session goes home", method: "POST", target: "/logout", body: form(nil), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantStatus: 303, wantHeader: map[string]string{"Location": "/"}},
+		{name: "htmx logout without a session goes home", method: "POST", target: "/logout", body: form(nil), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}, wantStatus: 204, wantHeader: map[string]string{"HX-Redirect": "/", "Location": ""}},
 		{name: "logout refuses other methods", method: "DELETE", target: "/logout", wantStatus: 405, wantTestID: "error"},
 		{name: "unknown page", method: "GET", target: "/nope", wantStatus: 404, wantTestID: "error"},
 		{name: "healthz", method: "GET", target: "/healthz", wantStatus: 200},
@@ -132,6 +138,11 @@ func TestRoutes(t *testing.T) {
 			}
 			if tt.wantAbsent != "" && doc.Find(`[data-testid="`+tt.wantAbsent+`"]`).Length() != 0 {
 				t.Errorf("page should not contain %s", tt.wantAbsent)
+			}
+			if tt.wantRetry != "" {
+				if got, _ := doc.Find(`[data-testid="try-again"]`).Attr("href"); got != tt.wantRetry {
+					t.Errorf("Try again = %q, want %q", got, tt.wantRetry)
+				}
 			}
 			if strings.Contains(doc.Text(), "<script>") {
 				t.Error("page echoes provider text")

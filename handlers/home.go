@@ -42,7 +42,7 @@ func handleSignedIn(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := auth.SafeReturnPath(r.URL.Query().Get("return_to"))
 		if sessionFrom(r.Context()) == nil {
-			redirect(w, r, "/")
+			redirect(w, r, "/", http.StatusNoContent)
 			return
 		}
 		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Signed in"), next), nil)

@@ -23,14 +23,14 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 		attempt := auth.NewLoginAttempt(returnTo, popup)
 		target, err := provider.AuthCodeURL(attempt)
 		if err != nil {
-			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), r.URL.RequestURI()))
+			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), loginURL(returnTo, popup)))
 			return
 		}
 		if err := cookies.SaveLoginAttempt(w, attempt); err != nil {
 			p.fail(w, r, fmt.Errorf("save login attempt: %w", err))
 			return
 		}
-		redirect(w, r, target)
+		redirect(w, r, target, http.StatusNoContent)
 	}
 }
 
@@ -45,7 +45,7 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 			return
 		}
 		// From here on, "Try again" starts the same login afresh.
-		retry := loginURL(attempt.ReturnTo)
+		retry := loginURL(attempt.ReturnTo, attempt.Popup)
 		// The cookie is cleared now, but a copy of it could be replayed:
 		// the store remembers used states, across instances too.
 		first, err := sessions.ClaimOnce(r.Context(), "login:"+attempt.State, auth.LoginMaxAge)
@@ -79,10 +79,10 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 		}
 		p.log.InfoContext(r.Context(), "signed in", "sub", sess.User.Subject)
 		if attempt.Popup {
-			redirect(w, r, "/signed-in?return_to="+url.QueryEscape(landing(attempt.ReturnTo)))
+			redirect(w, r, "/signed-in?return_to="+url.QueryEscape(landing(attempt.ReturnTo)), http.StatusNoContent)
 			return
 		}
-		redirect(w, r, landing(attempt.ReturnTo))
+		redirect(w, r, landing(attempt.ReturnTo), http.StatusNoContent)
 	}
 }
 
@@ -94,9 +94,18 @@ func landing(returnTo string) string {
 	return returnTo
 }
 
-func loginURL(returnTo string) string {
-	if returnTo == "" {
-		return "/login"
+// loginURL is the one place login links are made: a login that comes back
+// to returnTo ("" for the default landing page), and runs in the popup
+// window when popup is set.
+func loginURL(returnTo string, popup bool) string {
+	u := "/login"
+	sep := "?"
+	if returnTo != "" {
+		u += "?return_to=" + url.QueryEscape(returnTo)
+		sep = "&"
 	}
-	return "/login?return_to=" + url.QueryEscape(returnTo)
+	if popup {
+		u += sep + "popup=1"
+	}
+	return u
 }

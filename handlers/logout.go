@@ -24,11 +24,7 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 		sess := sessionFrom(r.Context())
 		if sess == nil {
 			sessions.ClearCookie(w)
-			redirect(w, r, "/")
-			return
-		}
-		if !validCSRF(r, sess) {
-			p.fail(w, r, errBadCSRF)
+			redirect(w, r, "/", http.StatusNoContent)
 			return
 		}
 		if err := sessions.End(r.Context(), w, sess); err != nil {
@@ -46,6 +42,6 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 		if target == "" {
 			target = "/?state=" + url.QueryEscape(state)
 		}
-		redirect(w, r, target)
+		redirect(w, r, target, http.StatusNoContent)
 	}
 }

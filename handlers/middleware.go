@@ -158,35 +158,27 @@ func requireSession() func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			login := "/login?return_to=" + url.QueryEscape(returnPath(r))
-			if isHTMX(r) {
-				w.Header().Set("HX-Redirect", login)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			http.Redirect(w, r, login, http.StatusSeeOther)
+			redirect(w, r, loginURL(returnPath(r), false), http.StatusUnauthorized)
 		})
 	}
 }
 
-// requireCSRF refuses a form post that lacks the session's CSRF token.
-// Browsers already refuse cross-site posts (see routes); this also covers
-// old browsers that send neither Origin nor Sec-Fetch-Site.
+// requireCSRF refuses a form post of a session that lacks the session's
+// CSRF token; it is the only CSRF check. Browsers already refuse
+// cross-site posts (see routes); this also covers old browsers that send
+// neither Origin nor Sec-Fetch-Site. A post without a session has no
+// session to act on and passes: routes that need one require it too.
 func requireCSRF(p *pages) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !validCSRF(r, sessionFrom(r.Context())) {
+			sess := sessionFrom(r.Context())
+			if sess != nil && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRFToken)) != 1 {
 				p.fail(w, r, errBadCSRF)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// validCSRF reports whether the posted form carries sess's CSRF token.
-func validCSRF(r *http.Request, sess *auth.Session) bool {
-	return sess != nil && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRFToken)) == 1
 }
 
 // returnPath is where a login started by this request should come back to:

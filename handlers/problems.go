@@ -88,7 +88,7 @@ func problemKind(err error) views.Problem {
 			Status:   http.StatusBadRequest,
 			Title:    "Sign-in expired",
 			Message:  "This sign-in was not started here, has expired, or was already used. Please start again.",
-			RetryURL: loginURL(""),
+			RetryURL: loginURL("", false),
 		}
 	case errors.Is(err, errSignIn):
 		return signInProblem(err)
@@ -97,7 +97,7 @@ func problemKind(err error) views.Problem {
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
 			Message:  "The identity provider ended your session. Please log in again.",
-			RetryURL: loginURL(""),
+			RetryURL: loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoSession):
 		// The session ended while the request was under way (a logout in
@@ -106,14 +106,14 @@ func problemKind(err error) views.Problem {
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
 			Message:  "Your session has ended. Please log in again.",
-			RetryURL: loginURL(""),
+			RetryURL: loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoRefreshToken):
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
 			Title:    "Log in again to refresh",
 			Message:  "Your profile can only be read again after a new login: the identity provider gave no refresh token.",
-			RetryURL: loginURL("/dashboard"),
+			RetryURL: loginURL("/dashboard", false),
 		}
 	case errors.Is(err, auth.ErrLogoutTokenInvalid), errors.Is(err, errLogoutReplay):
 		// Only the provider sees this, as a bare status.
@@ -142,7 +142,7 @@ func problemKind(err error) views.Problem {
 			Status:   status,
 			Title:    "Sign-in request refused",
 			Message:  refusal.message,
-			RetryURL: loginURL(""),
+			RetryURL: loginURL("", false),
 		}
 	}
 	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
@@ -179,7 +179,7 @@ func signInProblem(err error) views.Problem {
 		Status:   http.StatusBadRequest,
 		Title:    "Sign-in failed",
 		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
-		RetryURL: loginURL(""),
+		RetryURL: loginURL("", false),
 	}
 	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
 		switch provErr.Reason {
@@ -203,7 +203,8 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p.logFailure(r, prob, err)
 	if isHTMX(r) && sessionGone(err) {
 		// The page htmx would swap into belongs to a session that is over:
-		// load home instead.
+		// load home instead. The card stays in the answer, with the
+		// failure's status, as redirect's rule says.
 		w.Header().Set("HX-Redirect", "/")
 	}
 	p.render(w, r, prob.Status, views.ErrorPage(p.shell(r, prob.Title), prob), views.ErrorCard(prob))

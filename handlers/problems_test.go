@@ -98,8 +98,8 @@ func TestFailLogsDetailShowsNone(t *testing.T) {
 }
 
 // TestFailEndedSessionSendsHTMXHome: a failure that ended the session
-// leaves nothing to swap into the page: htmx is sent home, a navigation
-// gets the page.
+// leaves nothing to update on the page: htmx is sent home (its card comes
+// along), a navigation gets the page.
 func TestFailEndedSessionSendsHTMXHome(t *testing.T) {
 	assets, err := newAssets(os.DirFS("../assets"))
 	if err != nil {
@@ -112,8 +112,8 @@ func TestFailEndedSessionSendsHTMXHome(t *testing.T) {
 	req.Header.Set("HX-Request", "true")
 	rec := httptest.NewRecorder()
 	p.fail(rec, req, ended)
-	if rec.Code != http.StatusUnauthorized || rec.Header().Get("HX-Redirect") != "/" {
-		t.Errorf("htmx: %d HX-Redirect %q, want 401 and HX-Redirect /", rec.Code, rec.Header().Get("HX-Redirect"))
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("HX-Redirect") != "/" || !strings.Contains(rec.Body.String(), `data-testid="error"`) {
+		t.Errorf("htmx: %d HX-Redirect %q, want 401, HX-Redirect / and the error card:\n%s", rec.Code, rec.Header().Get("HX-Redirect"), rec.Body)
 	}
 
 	rec = httptest.NewRecorder()

@@ -51,11 +51,11 @@ func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Sh
 	s := views.Shell{
 		Title:    title,
 		Assets:   p.assets,
-		LoginURL: "/login",
+		LoginURL: loginURL("", false),
 		DevIdP:   p.devIdP,
 	}
 	if path != "/" {
-		s.LoginURL = loginURL(auth.SafeReturnPath(path))
+		s.LoginURL = loginURL(auth.SafeReturnPath(path), false)
 	}
 	if sess != nil {
 		s.User = &views.User{
@@ -117,26 +117,17 @@ func (p *pages) send(w http.ResponseWriter, status int, page []byte) {
 // isHTMX reports a request made by htmx rather than by navigation.
 func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
 
-// redirect sends the browser to target: a 303 for a navigation, and for
-// htmx, which cannot follow a redirect to another origin, HX-Redirect.
-func redirect(w http.ResponseWriter, r *http.Request, target string) {
+// redirect is the one htmx-aware redirect. A navigation gets 303 See
+// Other. htmx, whose fetch cannot follow a redirect to another origin (the
+// provider), gets HX-Redirect with htmxStatus: 204 No Content when going
+// there is the whole answer, 401 when the reason is that there is no
+// session. A failure that sends htmx elsewhere (fail, when the session
+// has ended) answers HX-Redirect with its own status and card.
+func redirect(w http.ResponseWriter, r *http.Request, target string, htmxStatus int) {
 	if isHTMX(r) {
 		w.Header().Set("HX-Redirect", target)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(htmxStatus)
 		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-type sessionKey struct{}
-
-// withSession returns ctx carrying the request's session.
-func withSession(ctx context.Context, s *auth.Session) context.Context {
-	return context.WithValue(ctx, sessionKey{}, s)
-}
-
-// sessionFrom returns the request's session, or nil for a visitor.
-func sessionFrom(ctx context.Context) *auth.Session {
-	s, _ := ctx.Value(sessionKey{}).(*auth.Session)
-	return s
 }

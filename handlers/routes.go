@@ -29,6 +29,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 		r.Mount("/dev-idp", devIdP)
 	}
 
+	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(loadSession(d.Sessions, p))
 		r.Get("/", handleHome(p, d.Cookies))
@@ -36,17 +37,18 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 		r.Get("/callback", handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
 		r.Get("/signed-in", handleSignedIn(p))
 		r.Get("/logout", handleLogoutConfirm(p))
-		r.Post("/logout", handleLogout(p, d.Provider, d.Cookies, d.Sessions, d.BaseURL))
+		r.With(requireSession()).Get("/dashboard", handleDashboard(p, d.Sessions))
+	})
 
+	// Forms, each checked for the session's CSRF token.
+	r.Group(func(r chi.Router) {
+		r.Use(loadSession(d.Sessions, p), requireCSRF(p))
+		r.Post("/logout", handleLogout(p, d.Provider, d.Cookies, d.Sessions, d.BaseURL))
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession())
-			r.Get("/dashboard", handleDashboard(p, d.Sessions))
-			r.Group(func(r chi.Router) {
-				r.Use(requireCSRF(p))
-				r.Post("/profile/refresh", handleRefreshProfile(p, d.Provider, d.Sessions, refresher))
-				r.Post("/sessions/{id}/end", handleEndSession(p, d.Sessions))
-				r.Post("/sessions/end-others", handleEndOtherSessions(p, d.Sessions))
-			})
+			r.Post("/profile/refresh", handleRefreshProfile(p, d.Provider, d.Sessions, refresher))
+			r.Post("/sessions/{id}/end", handleEndSession(p, d.Sessions))
+			r.Post("/sessions/end-others", handleEndOtherSessions(p, d.Sessions))
 		})
 	})
 	return r
