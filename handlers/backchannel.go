@@ -12,10 +12,10 @@ import (
 // handleBackChannelLogout ends the sessions a provider's logout token
 // names (OpenID Connect Back-Channel Logout 1.0): 200 when done, 400 for a
 // token that fails a check, 503 when the provider's keys or the sessions
-// cannot be reached, so that the provider tries again.
+// cannot be reached, so that the provider tries again. Its body has been
+// read by readForm.
 func handleBackChannelLogout(p *pages, provider *auth.Provider, sessions *auth.Sessions) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		token, n, err := backChannelLogout(r.Context(), provider, sessions, r.PostFormValue("logout_token"))
 		if err != nil {
 			p.failStatus(w, r, fmt.Errorf("back-channel logout: %w", err))

@@ -83,6 +83,24 @@ func problemKind(err error) views.Problem {
 			Title:   "Request refused",
 			Message: "This form has expired. Please go back, reload the page and try again.",
 		}
+	case errors.Is(err, errFormType):
+		return views.Problem{
+			Status:  http.StatusUnsupportedMediaType,
+			Title:   "Form not accepted",
+			Message: "This site takes forms only as its own pages send them. Please go back, reload the page and try again.",
+		}
+	case errors.Is(err, errFormTooLarge):
+		return views.Problem{
+			Status:  http.StatusRequestEntityTooLarge,
+			Title:   "Form too large",
+			Message: "This form sent more than this site accepts. Please go back, reload the page and try again.",
+		}
+	case errors.Is(err, errFormBroken):
+		return views.Problem{
+			Status:  http.StatusBadRequest,
+			Title:   "Form not readable",
+			Message: "This form could not be read. Please go back, reload the page and try again.",
+		}
 	case errors.Is(err, errLoginUnknown):
 		return views.Problem{
 			Status:   http.StatusBadRequest,

@@ -23,7 +23,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 
 	r.Get("/healthz", handleHealth())
 	r.Get("/readyz", handleReady(d.Provider))
-	r.Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
+	r.With(readForm(logoutTokenLimit, p.failStatus)).Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
 	r.Handle("/assets/*", assets)
 	if devIdP != nil {
 		r.Mount("/dev-idp", devIdP)
@@ -40,9 +40,10 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 		r.With(requireSession()).Get("/dashboard", handleDashboard(p, d.Sessions))
 	})
 
-	// Forms, each checked for the session's CSRF token.
+	// Forms: the body is read first, then the session's CSRF token is
+	// checked.
 	r.Group(func(r chi.Router) {
-		r.Use(loadSession(d.Sessions, p), requireCSRF(p))
+		r.Use(readForm(formLimit, p.fail), loadSession(d.Sessions, p), requireCSRF(p))
 		r.Post("/logout", handleLogout(p, d.Provider, d.Cookies, d.Sessions, d.BaseURL))
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession())

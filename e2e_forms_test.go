@@ -1,0 +1,115 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// fileUpload is a multipart/form-data body with a csrf field and one file
+// part of size bytes, made as it is read: hundreds of megabytes are sent
+// without being held.
+type fileUpload struct {
+	head, tail []byte
+	left       int64
+	produced   atomic.Int64
+}
+
+const uploadBoundary = "latchkey-e2e-boundary"
+
+func newFileUpload(csrf string, size int64) *fileUpload {
+	head := "--" + uploadBoundary + "\r\n" +
+		"Content-Disposition: form-data; name=\"csrf\"\r\n\r\n" + csrf + "\r\n" +
+		"--" + uploadBoundary + "\r\n" +
+		"Content-Disposition: form-data; name=\"upload\"; filename=\"big.bin\"\r\n" +
+		"Content-Type: application/octet-stream\r\n\r\n"
+	return &fileUpload{head: []byte(head), tail: []byte("\r\n--" + uploadBoundary + "--\r\n"), left: size}
+}
+
+func (u *fileUpload) Read(p []byte) (int, error) {
+	n := 0
+	switch {
+	case len(u.head) > 0:
+		n = copy(p, u.head)
+		u.head = u.head[n:]
+	case u.left > 0:
+		n = int(min(int64(len(p)), u.left))
+		for i := range p[:n] {
+			p[i] = 'x'
+		}
+		u.left -= int64(n)
+	case len(u.tail) > 0:
+		n = copy(p, u.tail)
+		u.tail = u.tail[n:]
+	default:
+		return 0, io.EOF
+	}
+	u.produced.Add(int64(n))
+	return n, nil
+}
+
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestFormsRefuseFileUploads: a signed-in user uploads a 300 MB file to
+// every route of the program that reads a form. Each answers 415 without
+// reading it, the session is untouched, and no file is left in TMPDIR.
+func TestFormsRefuseFileUploads(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	app := startApp(t, map[string]string{})
+	app.waitReady(t)
+	b := newBrowser(t)
+	dash := b.submit(b.get(app.URL+"/login"), "form", url.Values{"user": {"ada"}})
+	if dash.url.Path != "/dashboard" {
+		t.Fatalf("sign-in should land on /dashboard, got %d at %s:\n%s", dash.status, dash.url, dash.body)
+	}
+	csrf := dash.doc.Find(`[data-testid="logout-form"] input[name="csrf"]`).AttrOr("value", "")
+	before := tempFiles(t, tmp)
+
+	const size = 300 << 20
+	for _, path := range []string{"/profile/refresh", "/sessions/end-others", "/sessions/" + strings.Repeat("0", 64) + "/end", "/backchannel-logout", "/logout"} {
+		upload := newFileUpload(csrf, size)
+		req, err := http.NewRequest(http.MethodPost, app.URL+path, upload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = int64(len(upload.head)) + size + int64(len(upload.tail))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary="+uploadBoundary)
+		req.Header.Set("Origin", app.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("POST %s with a file = %d, want 415", path, resp.StatusCode)
+		}
+		if sent := upload.produced.Load(); sent == req.ContentLength {
+			t.Errorf("POST %s: the whole upload was read before the answer", path)
+		}
+	}
+	if after := b.get(app.URL + "/dashboard"); after.url.Path != "/dashboard" || !after.has("dashboard") {
+		t.Errorf("the session should have survived the refused posts, got %s", after.url)
+	}
+	if after := tempFiles(t, tmp); !slices.Equal(before, after) {
+		t.Errorf("TMPDIR held %v before the uploads and %v after", before, after)
+	}
+}
