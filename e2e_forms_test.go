@@ -9,6 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"latchkey/auth/oidctest"
 )
 
 // fileUpload is a multipart/form-data body with a csrf field and one file
@@ -112,4 +116,31 @@ func TestFormsRefuseFileUploads(t *testing.T) {
 	if after := tempFiles(t, tmp); !slices.Equal(before, after) {
 		t.Errorf("TMPDIR held %v before the uploads and %v after", before, after)
 	}
+}
+
+// TestBrowserLogoutFormReachesTheProvider: the logout form posts to the
+// app, which redirects the browser to the provider's end-session endpoint
+// on another origin. Chromium checks that redirect against the page's
+// form-action too; the policy allows it, and the logout completes.
+func TestBrowserLogoutFormReachesTheProvider(t *testing.T) {
+	// No picture: the test provider serves it over http, which img-src
+	// refuses, and this test is about form-action.
+	p, app := startWithProvider(t, nil, oidctest.WithUser(map[string]any{"picture": nil}))
+	problems := &pageProblems{}
+	tab := startChromium(t, false, problems.watch("tab"))
+	inTab(t, tab, "sign in through the provider",
+		chromedp.Navigate(app.URL+"/login"),
+		chromedp.WaitVisible(testid("welcome")),
+	)
+	inTab(t, tab, "submit the logout form",
+		chromedp.Click(chromedp.CSS(`[data-testid="logout-form"] [data-testid="logout-button"]`)),
+		chromedp.WaitVisible(testid("notice")),
+	)
+	if got := readTab(t, tab, "read the notice", chromedp.Text(testid("notice"))); got != "You have been logged out." {
+		t.Errorf("notice after logout = %q", got)
+	}
+	if n := p.EndSessionCalls(); n != 1 {
+		t.Errorf("the provider's end-session endpoint was called %d times, want 1", n)
+	}
+	problems.check(t)
 }

@@ -62,10 +62,11 @@ type Provider struct {
 
 // connection is what a successful discovery yields.
 type connection struct {
-	rp          rp.RelyingParty
-	algs        []string
-	endSession  string
-	issRequired bool
+	rp               rp.RelyingParty
+	algs             []string
+	endSession       string
+	endSessionOrigin string
+	issRequired      bool
 }
 
 // metadata is the part of the discovery document read here beyond what the
@@ -111,7 +112,7 @@ func (p *Provider) Run(ctx context.Context) {
 	delay := minDelay
 	lastRetry := time.Time{}
 	for {
-		err := p.discover(ctx)
+		err := p.Discover(ctx)
 		if err == nil {
 			p.cfg.Logger.Info("identity provider ready", "issuer", p.cfg.Issuer)
 			return
@@ -144,7 +145,10 @@ func (p *Provider) Run(ctx context.Context) {
 	}
 }
 
-func (p *Provider) discover(ctx context.Context) error {
+// Discover makes one attempt to load the provider's discovery document;
+// once one succeeds the provider is ready. Run calls it until then; a test
+// may call it once, to have a ready provider without a goroutine.
+func (p *Provider) Discover(ctx context.Context) error {
 	meta, err := p.fetchMetadata(ctx)
 	if err != nil {
 		return err
@@ -187,8 +191,38 @@ func (p *Provider) discover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set up relying party: %w", err)
 	}
-	p.conn.Store(&connection{rp: relyingParty, algs: algs, endSession: meta.EndSessionEndpoint, issRequired: meta.IssParameter})
+	p.conn.Store(&connection{
+		rp:               relyingParty,
+		algs:             algs,
+		endSession:       meta.EndSessionEndpoint,
+		endSessionOrigin: origin(meta.EndSessionEndpoint),
+		issRequired:      meta.IssParameter,
+	})
 	return nil
+}
+
+// Origin returns the configured issuer's origin, scheme://host[:port]:
+// where the browser is sent to log in and out.
+func (p *Provider) Origin() string { return origin(p.cfg.Issuer) }
+
+// EndSessionOrigin returns the origin of the end-session endpoint the
+// discovery document names, which may differ from the issuer's; "" before
+// discovery or when there is none.
+func (p *Provider) EndSessionOrigin() string {
+	if c := p.conn.Load(); c != nil {
+		return c.endSessionOrigin
+	}
+	return ""
+}
+
+// origin returns the origin of an absolute URL, scheme://host[:port] in
+// lower case, or "" for anything else.
+func origin(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
 func (p *Provider) fetchMetadata(ctx context.Context) (*metadata, error) {

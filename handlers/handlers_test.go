@@ -17,25 +17,37 @@ import (
 	"latchkey/handlers"
 )
 
-// fixture is the app's handler with a provider that never becomes ready
-// and a way to make signed-in sessions without a provider.
+// fixture is the app's handler over a memory store, with a way to make
+// signed-in sessions without a provider.
 type fixture struct {
 	handler  http.Handler
 	sessions *auth.Sessions
 }
 
+// newFixture is the app with a provider that never becomes ready.
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureFor(t, auth.NewProvider(auth.ProviderConfig{Issuer: "https://idp.invalid", ClientID: "c", HTTPClient: http.DefaultClient, Logger: discard}))
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fixtureBase is the app's BASE_URL in handler tests.
+const fixtureBase = "http://app.test"
+
+// newFixtureFor is the app with provider.
+func newFixtureFor(t *testing.T, provider *auth.Provider) *fixture {
 	t.Helper()
 	cookies, err := auth.NewCookies(auth.CookieConfig{Secrets: []string{strings.Repeat("s", 32)}, SessionMaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sessions := auth.NewSessions(auth.SessionsConfig{Store: auth.NewMemoryStore(nil), Cookies: cookies, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
-	base, _ := url.Parse("http://app.test")
+	base, _ := url.Parse(fixtureBase)
 	h, err := handlers.New(handlers.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:   discard,
 		BaseURL:  base,
-		Provider: auth.NewProvider(auth.ProviderConfig{Issuer: "https://idp.invalid", ClientID: "c", HTTPClient: http.DefaultClient, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}),
+		Provider: provider,
 		Sessions: sessions,
 		Cookies:  cookies,
 		Assets:   os.DirFS("../assets"),

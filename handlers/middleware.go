@@ -13,15 +13,10 @@ import (
 	"latchkey/auth"
 )
 
-// contentSecurityPolicy allows scripts, styles and frames from this site
-// only; images may also come from the provider (profile pictures).
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' https: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-
 // securityHeaders sets the headers every response carries, errors included.
-func securityHeaders(base *url.URL) func(http.Handler) http.Handler {
+func securityHeaders(base *url.URL, provider *auth.Provider) func(http.Handler) http.Handler {
+	csp := newPolicy(base, provider)
 	// Shared values that nothing modifies: setting them allocates nothing.
-	csp := []string{contentSecurityPolicy}
 	nosniff := []string{"nosniff"}
 	noReferrer := []string{"no-referrer"}
 	deny := []string{"DENY"}
@@ -32,7 +27,7 @@ func securityHeaders(base *url.URL) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h["Content-Security-Policy"] = csp
+			h["Content-Security-Policy"] = csp.value()
 			h["X-Content-Type-Options"] = nosniff
 			h["Referrer-Policy"] = noReferrer
 			h["X-Frame-Options"] = deny

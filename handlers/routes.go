@@ -17,7 +17,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	csrf.SetDenyHandler(forbiddenCrossOrigin(p))
 
 	r := chi.NewRouter()
-	r.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL), csrf.Handler)
+	r.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL, d.Provider), csrf.Handler)
 	r.NotFound(notFound(p))
 	r.MethodNotAllowed(methodNotAllowed(p))
 
