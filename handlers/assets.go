@@ -116,7 +116,7 @@ func (s *assetServer) paths() views.Assets {
 func (s *assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, _ := strings.CutPrefix(r.URL.Path, "/assets/")
 	a, ok := s.files[name]
-	if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}

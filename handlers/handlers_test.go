@@ -112,7 +112,7 @@ func TestRoutes(t *testing.T) {
 		{name: "logout", method: "POST", target: "/logout", signedIn: true, body: form(url.Values{"csrf": {csrf}}), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}, wantStatus: 303},
 		{name: "logout without a session goes home", method: "POST", target: "/logout", body: form(nil), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantStatus: 303, wantHeader: map[string]string{"Location": "/"}},
 		{name: "htmx logout without a session goes home", method: "POST", target: "/logout", body: form(nil), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}, wantStatus: 204, wantHeader: map[string]string{"HX-Redirect": "/", "Location": ""}},
-		{name: "logout refuses other methods", method: "DELETE", target: "/logout", wantStatus: 405, wantTestID: "error"},
+		{name: "logout refuses other methods", method: "DELETE", target: "/logout", wantStatus: 405, wantTestID: "error", wantHeader: map[string]string{"Allow": "GET, HEAD, POST"}},
 		{name: "unknown page", method: "GET", target: "/nope", wantStatus: 404, wantTestID: "error"},
 		{name: "healthz", method: "GET", target: "/healthz", wantStatus: 200},
 		{name: "readyz before discovery", method: "GET", target: "/readyz", wantStatus: 503},

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
 
 	"latchkey/auth"
 	"latchkey/views"
@@ -254,8 +257,38 @@ func notFound(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, errNotFound) }
 }
 
+// methodNotAllowed answers a method the route does not serve, and lists
+// those it does in Allow, as RFC 9110 (15.5.6) asks of a 405.
 func methodNotAllowed(p *pages) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { p.fail(w, r, errMethodNotAllowed) }
+	return func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(r); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		p.fail(w, r, errMethodNotAllowed)
+	}
+}
+
+// allowedMethods lists the methods the router serves at r's path; HEAD
+// comes with GET.
+func allowedMethods(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil || rctx.Routes == nil {
+		return ""
+	}
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 func forbiddenCrossOrigin(p *pages) http.Handler {

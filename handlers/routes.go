@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"latchkey/auth"
 )
@@ -17,14 +18,16 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	csrf.SetDenyHandler(forbiddenCrossOrigin(p))
 
 	r := chi.NewRouter()
-	r.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL, d.Provider), csrf.Handler)
+	// HEAD is answered wherever GET is, by the GET handler; net/http
+	// sends its headers and drops its body.
+	r.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL, d.Provider), csrf.Handler, middleware.GetHead)
 	r.NotFound(notFound(p))
 	r.MethodNotAllowed(methodNotAllowed(p))
 
 	r.Get("/healthz", handleHealth())
 	r.Get("/readyz", handleReady(d.Provider))
 	r.With(readForm(logoutTokenLimit, p.failStatus)).Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
-	r.Handle("/assets/*", assets)
+	r.Method(http.MethodGet, "/assets/*", assets)
 	if devIdP != nil {
 		r.Mount("/dev-idp", devIdP)
 	}
