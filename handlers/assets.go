@@ -113,6 +113,7 @@ func (s *assetServer) paths() views.Assets {
 	}
 }
 
+// ServeHTTP answers GET and HEAD, the only methods routes sends here.
 func (s *assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, _ := strings.CutPrefix(r.URL.Path, "/assets/")
 	a, ok := s.files[name]

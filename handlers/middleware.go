@@ -158,8 +158,8 @@ func requireSession() func(http.Handler) http.Handler {
 	}
 }
 
-// requireCSRF refuses a form post of a session that lacks the session's
-// CSRF token; it is the only CSRF check. Browsers already refuse
+// requireCSRF is the one CSRF check: it refuses a signed-in user's form
+// post that lacks the session's CSRF token. Browsers already refuse
 // cross-site posts (see routes); this also covers old browsers that send
 // neither Origin nor Sec-Fetch-Site. A post without a session has no
 // session to act on and passes: routes that need one require it too.
