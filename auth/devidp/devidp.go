@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,6 +61,7 @@ type Config struct {
 type Provider struct {
 	users   []User
 	handler http.Handler
+	store   *storage
 }
 
 // New validates cfg, generates a fresh ES256 signing key and builds the
@@ -135,6 +137,7 @@ func New(cfg Config) (*Provider, error) {
 		log:      cfg.Logger,
 	}
 	router := chi.NewRouter()
+	router.Use(limitRequests(refuse(cfg.Refuse)))
 	router.Get("/login", sign.show)
 	router.With(op.NewIssuerInterceptor(provider.IssuerFromRequest).Handler).Post("/login", sign.submit)
 	router.Mount("/", provider)
@@ -143,7 +146,45 @@ func New(cfg Config) (*Provider, error) {
 		"development identity provider is active: anyone can sign in as a demo user; it must not be used in production",
 		slog.String("issuer", cfg.Issuer))
 
-	return &Provider{users: users, handler: router}, nil
+	return &Provider{users: users, handler: router, store: store}, nil
+}
+
+// limitRequests bounds what one request can make the provider read: its
+// URI (the authorization request's parameters travel there) and its body,
+// which may only be a small URL-encoded form (OAuth 2.0 sends nothing
+// else). Too much is refused before any of it is parsed.
+func limitRequests(refuse func(http.ResponseWriter, *http.Request, int, string)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(r.RequestURI) > maxRequestURI {
+				refuse(w, r, http.StatusRequestURITooLong, "This sign-in request is too long.")
+				return
+			}
+			if r.ContentLength > maxRequestBody {
+				refuse(w, r, http.StatusRequestEntityTooLarge, "This request is too large.")
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+				if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType != "application/x-www-form-urlencoded" {
+					refuse(w, r, http.StatusUnsupportedMediaType, "This request must be a URL-encoded form.")
+					return
+				}
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// refuse returns how the provider refuses a request: with the app's page,
+// or plain text when there is none.
+func refuse(render func(http.ResponseWriter, *http.Request, int, string)) func(http.ResponseWriter, *http.Request, int, string) {
+	if render != nil {
+		return render
+	}
+	return func(w http.ResponseWriter, _ *http.Request, status int, message string) {
+		http.Error(w, message, status)
+	}
 }
 
 // Handler serves the provider: discovery, /authorize, /oauth/token,
@@ -231,6 +272,19 @@ func supportedClaims() []string {
 		"email", "email_verified",
 	}
 }
+
+// Bounds on what anyone can make the provider keep: an authorization
+// request needs no sign-in, and anyone can sign in as a demo user. Beyond
+// a limit the oldest entries are dropped; a developer's handful of logins
+// never comes near.
+const (
+	maxAuthRequests = 1000   // pending or signed in, each for authRequestLifetime
+	maxSessions     = 10_000 // provider sessions
+	maxTokens       = 10_000 // access tokens, and as many refresh tokens
+	maxParamLength  = 1024   // bytes of a stored state, nonce or code challenge
+	maxRequestURI   = 8 << 10
+	maxRequestBody  = 16 << 10
+)
 
 // Lifetimes of what the provider hands out.
 const (

@@ -895,9 +895,9 @@ func TestStorageExpiry(t *testing.T) {
 	newRequest()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.authRequests) != 1 || len(s.sessions) != 0 || len(s.codes) != 0 || len(s.accessTokens) != 0 || len(s.refreshTokens) != 0 {
+	if len(s.authRequests.m) != 1 || len(s.sessions.m) != 0 || len(s.codes) != 0 || len(s.accessTokens.m) != 0 || len(s.refreshTokens.m) != 0 {
 		t.Errorf("after expiry the storage holds %d auth requests, %d sessions, %d codes, %d access tokens, %d refresh tokens; want 1, 0, 0, 0, 0",
-			len(s.authRequests), len(s.sessions), len(s.codes), len(s.accessTokens), len(s.refreshTokens))
+			len(s.authRequests.m), len(s.sessions.m), len(s.codes), len(s.accessTokens.m), len(s.refreshTokens.m))
 	}
 }
 

@@ -46,14 +46,14 @@ func (s *storage) startSessionLocked(subject, clientID string, now time.Time) *s
 		clientID: clientID,
 		expires:  now.Add(refreshTokenLifetime),
 	}
-	s.sessions[sess.id] = sess
+	s.sessions.add(sess.id, sess, nil)
 	return sess
 }
 
 // liveSessionLocked returns the provider session with that ID if it has
 // neither ended nor expired.
 func (s *storage) liveSessionLocked(id string, now time.Time) (*session, bool) {
-	sess, ok := s.sessions[id]
+	sess, ok := s.sessions.m[id]
 	if !ok || !now.Before(sess.expires) {
 		return nil, false
 	}
@@ -82,15 +82,15 @@ func (s *storage) endSession(id, subject string) (session, bool) {
 	if !ok || sess.subject != subject {
 		return session{}, false
 	}
-	delete(s.sessions, id)
-	for tokenID, t := range s.accessTokens {
+	delete(s.sessions.m, id)
+	for tokenID, t := range s.accessTokens.m {
 		if t.sid == id {
-			delete(s.accessTokens, tokenID)
+			delete(s.accessTokens.m, tokenID)
 		}
 	}
-	for token, t := range s.refreshTokens {
+	for token, t := range s.refreshTokens.m {
 		if t.sid == id {
-			delete(s.refreshTokens, token)
+			delete(s.refreshTokens.m, token)
 		}
 	}
 	return *sess, true
@@ -119,19 +119,19 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 func (s *storage) TerminateSession(_ context.Context, userID, clientID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, sess := range s.sessions {
+	for id, sess := range s.sessions.m {
 		if sess.subject == userID && sess.clientID == clientID {
-			delete(s.sessions, id)
+			delete(s.sessions.m, id)
 		}
 	}
-	for id, t := range s.accessTokens {
+	for id, t := range s.accessTokens.m {
 		if t.subject == userID && t.clientID == clientID {
-			delete(s.accessTokens, id)
+			delete(s.accessTokens.m, id)
 		}
 	}
-	for token, t := range s.refreshTokens {
+	for token, t := range s.refreshTokens.m {
 		if t.subject == userID && t.clientID == clientID {
-			delete(s.refreshTokens, token)
+			delete(s.refreshTokens.m, token)
 		}
 	}
 	return nil

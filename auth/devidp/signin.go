@@ -34,8 +34,6 @@ type signIn struct {
 	log      *slog.Logger
 }
 
-const maxSignInForm = 16 << 10
-
 const msgUnknownRequest = "This sign-in request is unknown or has expired. Start again from the app."
 
 // fail refuses a sign-in request with 400 and message.
@@ -67,8 +65,7 @@ func (s signIn) show(w http.ResponseWriter, r *http.Request) {
 // provider, which redirects to the client with a code; or, on cancel,
 // redirects to the client with error=access_denied.
 func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxSignInForm)
-	if err := r.ParseForm(); err != nil {
+	if err := r.ParseForm(); err != nil { // its size is bounded by limitRequests
 		s.fail(w, r, "The sign-in form could not be read.")
 		return
 	}

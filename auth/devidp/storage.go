@@ -26,12 +26,12 @@ type storage struct {
 	// end_session ends, before the browser is sent back; mu is not held.
 	sessionEnded func(ctx context.Context, sess session)
 
-	authRequests  map[string]*authRequest  // by auth request ID
-	sessions      map[string]*session      // by session ID (sid)
-	codes         map[string]string        // code → auth request ID
-	accessTokens  map[string]*accessToken  // by token ID
-	refreshTokens map[string]*refreshToken // by token value
-	purged        time.Time                // when purgeLocked last swept
+	authRequests  *capped[string, *authRequest]  // by auth request ID
+	sessions      *capped[string, *session]      // by session ID (sid)
+	codes         map[string]string              // code → auth request ID; one per auth request at most
+	accessTokens  *capped[string, *accessToken]  // by token ID
+	refreshTokens *capped[string, *refreshToken] // by token value
+	purged        time.Time                      // when purgeLocked last swept
 }
 
 var (
@@ -50,11 +50,11 @@ func newStorage(key *signingKey, users []User, c *client) *storage {
 		key:           key,
 		users:         byID,
 		client:        c,
-		authRequests:  map[string]*authRequest{},
-		sessions:      map[string]*session{},
+		authRequests:  newCapped[string, *authRequest](maxAuthRequests),
+		sessions:      newCapped[string, *session](maxSessions),
 		codes:         map[string]string{},
-		accessTokens:  map[string]*accessToken{},
-		refreshTokens: map[string]*refreshToken{},
+		accessTokens:  newCapped[string, *accessToken](maxTokens),
+		refreshTokens: newCapped[string, *refreshToken](maxTokens),
 	}
 }
 
@@ -181,32 +181,32 @@ func (s *storage) purgeLocked(now time.Time) {
 		return
 	}
 	s.purged = now
-	for id, a := range s.authRequests {
+	for id, a := range s.authRequests.m {
 		if !now.Before(a.expires) {
 			delete(s.codes, a.code)
-			delete(s.authRequests, id)
+			delete(s.authRequests.m, id)
 		}
 	}
-	for id, t := range s.accessTokens {
+	for id, t := range s.accessTokens.m {
 		if !now.Before(t.expires) {
-			delete(s.accessTokens, id)
+			delete(s.accessTokens.m, id)
 		}
 	}
-	for token, t := range s.refreshTokens {
+	for token, t := range s.refreshTokens.m {
 		if !now.Before(t.expires) {
-			delete(s.refreshTokens, token)
+			delete(s.refreshTokens.m, token)
 		}
 	}
-	for id, sess := range s.sessions {
+	for id, sess := range s.sessions.m {
 		if !now.Before(sess.expires) {
-			delete(s.sessions, id)
+			delete(s.sessions.m, id)
 		}
 	}
 }
 
 // liveAuthRequestLocked returns the stored auth request with that ID if it has not expired.
 func (s *storage) liveAuthRequestLocked(id string) (*authRequest, bool) {
-	a, ok := s.authRequests[id]
+	a, ok := s.authRequests.m[id]
 	if !ok || !s.now().Before(a.expires) {
 		return nil, false
 	}
@@ -233,6 +233,14 @@ func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ 
 	if slices.Contains(req.Prompt, oidc.PromptNone) {
 		return nil, oidc.ErrLoginRequired()
 	}
+	if len(req.State) > maxParamLength || len(req.Nonce) > maxParamLength {
+		return nil, oidc.ErrInvalidRequest().WithDescription("The state or nonce is too long.")
+	}
+	// RFC 7636 makes an S256 challenge 43 characters; a request the
+	// storage keeps must be small whatever the sender puts in it.
+	if len(req.CodeChallenge) > maxParamLength {
+		return nil, oidc.ErrInvalidRequest().WithDescription("The code_challenge is too long.")
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +252,7 @@ func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ 
 		redirectURI:  req.RedirectURI,
 		state:        req.State,
 		nonce:        req.Nonce,
-		scopes:       slices.Clone(req.Scopes),
+		scopes:       slices.Compact(slices.Sorted(slices.Values(req.Scopes))),
 		responseType: req.ResponseType,
 		responseMode: req.ResponseMode,
 		codeChallenge: &oidc.CodeChallenge{
@@ -253,7 +261,7 @@ func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ 
 		},
 		expires: now.Add(authRequestLifetime),
 	}
-	s.authRequests[a.id] = a
+	s.authRequests.add(a.id, a, func(_ string, dropped *authRequest) { delete(s.codes, dropped.code) })
 	return a.copy(), nil
 }
 
@@ -303,9 +311,9 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 }
 
 func (s *storage) deleteAuthRequestLocked(id string) {
-	if a, ok := s.authRequests[id]; ok {
+	if a, ok := s.authRequests.m[id]; ok {
 		delete(s.codes, a.code)
-		delete(s.authRequests, id)
+		delete(s.authRequests.m, id)
 	}
 }
 
@@ -371,7 +379,7 @@ func (s *storage) newAccessTokenLocked(request op.TokenRequest, sid string, now 
 		issued:   now,
 		expires:  now.Add(accessTokenLifetime),
 	}
-	s.accessTokens[t.id] = t
+	s.accessTokens.add(t.id, t, nil)
 	return t
 }
 
@@ -407,12 +415,12 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 		authTime, amr = r.GetAuthTime(), r.GetAMR()
 	}
 	if currentRefreshToken != "" {
-		old, ok := s.refreshTokens[currentRefreshToken]
+		old, ok := s.refreshTokens.m[currentRefreshToken]
 		if !ok {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(errUnknownRefreshToken)
 		}
-		delete(s.refreshTokens, currentRefreshToken)
-		delete(s.accessTokens, old.accessTokenID)
+		delete(s.refreshTokens.m, currentRefreshToken)
+		delete(s.accessTokens.m, old.accessTokenID)
 		granted, sid, authTime, amr = old.scopes, old.sid, old.authTime, old.amr
 	}
 	if err := s.extendSessionLocked(sid, now); err != nil {
@@ -432,7 +440,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 		expires:       now.Add(refreshTokenLifetime),
 		accessTokenID: access.id,
 	}
-	s.refreshTokens[refresh.token] = refresh
+	s.refreshTokens.add(refresh.token, refresh, nil)
 	return access.id, refresh.token, access.expires, nil
 }
 
@@ -440,7 +448,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (op.RefreshTokenRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.refreshTokens[token]
+	t, ok := s.refreshTokens.m[token]
 	if !ok || !s.now().Before(t.expires) {
 		return nil, errUnknownRefreshToken
 	}
@@ -460,19 +468,19 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 func (s *storage) RevokeToken(_ context.Context, tokenOrTokenID, _, clientID string) *oidc.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.accessTokens[tokenOrTokenID]; ok {
+	if t, ok := s.accessTokens.m[tokenOrTokenID]; ok {
 		if t.clientID != clientID {
 			return oidc.ErrInvalidClient().WithDescription("The token was not issued to this client.")
 		}
-		delete(s.accessTokens, tokenOrTokenID)
+		delete(s.accessTokens.m, tokenOrTokenID)
 		return nil
 	}
-	if t, ok := s.refreshTokens[tokenOrTokenID]; ok {
+	if t, ok := s.refreshTokens.m[tokenOrTokenID]; ok {
 		if t.clientID != clientID {
 			return oidc.ErrInvalidClient().WithDescription("The token was not issued to this client.")
 		}
-		delete(s.refreshTokens, tokenOrTokenID)
-		delete(s.accessTokens, t.accessTokenID)
+		delete(s.refreshTokens.m, tokenOrTokenID)
+		delete(s.accessTokens.m, t.accessTokenID)
 	}
 	return nil
 }
@@ -482,7 +490,7 @@ func (s *storage) RevokeToken(_ context.Context, tokenOrTokenID, _, clientID str
 func (s *storage) GetRefreshTokenInfo(_ context.Context, clientID, token string) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.refreshTokens[token]
+	t, ok := s.refreshTokens.m[token]
 	if !ok || t.clientID != clientID || !s.now().Before(t.expires) {
 		return "", "", op.ErrInvalidRefreshToken
 	}
@@ -546,7 +554,7 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo,
 func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.accessTokens[tokenID]
+	t, ok := s.accessTokens.m[tokenID]
 	if !ok || t.subject != subject || !s.now().Before(t.expires) {
 		return errUnknownAccessToken
 	}
@@ -563,7 +571,7 @@ func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, t
 func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.accessTokens[tokenID]
+	t, ok := s.accessTokens.m[tokenID]
 	if !ok || t.subject != subject || t.clientID != clientID || !s.now().Before(t.expires) {
 		return errUnknownAccessToken
 	}
