@@ -970,7 +970,15 @@ func checkErrorCallbackRetry(t *testing.T, r *loginRun) {
 		t.Errorf("token endpoint called %d times after error=access_denied", n)
 	}
 	first := r.p.LastAuthorize()
-	attemptCookie := "latchkey-login-" + first.Get("state")
+	attemptCookie := ""
+	for _, c := range parseSetCookies(t, r.rec.last(t, hostOf(t, r.app.URL), "/login").header) {
+		if strings.HasPrefix(c.Name, "latchkey-login-") && c.MaxAge > 0 {
+			attemptCookie = c.Name
+		}
+	}
+	if attemptCookie == "" {
+		t.Fatal("/login set no attempt cookie")
+	}
 	cb := r.rec.last(t, hostOf(t, r.app.URL), "/callback")
 	cleared := false
 	for _, c := range parseSetCookies(t, cb.header) {

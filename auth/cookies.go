@@ -101,6 +101,12 @@ func (c *Cookies) Name(base string) string {
 }
 
 func (c *Cookies) set(w http.ResponseWriter, codecs []securecookie.Codec, name string, value any, maxAge time.Duration) error {
+	return c.setWithin(w, codecs, name, value, maxAge, maxCookieSize)
+}
+
+// setWithin sets the cookie unless its Set-Cookie value would be longer
+// than limit bytes.
+func (c *Cookies) setWithin(w http.ResponseWriter, codecs []securecookie.Codec, name string, value any, maxAge time.Duration, limit int) error {
 	sealed, err := securecookie.EncodeMulti(name, value, codecs...)
 	if err != nil {
 		return fmt.Errorf("seal cookie %s: %w", name, err)
@@ -114,7 +120,7 @@ func (c *Cookies) set(w http.ResponseWriter, codecs []securecookie.Codec, name s
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	if len(cookie.String()) > maxCookieSize {
+	if len(cookie.String()) > limit {
 		return fmt.Errorf("seal cookie %s: %w", name, errCookieTooLarge)
 	}
 	http.SetCookie(w, cookie)

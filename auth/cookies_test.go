@@ -111,7 +111,7 @@ func TestCookieRoundTripAndTampering(t *testing.T) {
 			want := NewLoginAttempt("/dashboard", false)
 
 			rec := httptest.NewRecorder()
-			if err := sealer.SaveLoginAttempt(rec, want); err != nil {
+			if err := sealer.SaveLoginAttempt(rec, httptest.NewRequest(http.MethodGet, "/login", nil), want); err != nil {
 				t.Fatalf("SaveLoginAttempt: %v", err)
 			}
 			sealed := onlyCookie(t, rec)
@@ -164,7 +164,7 @@ func TestCookieSecretRotation(t *testing.T) {
 
 			attempt := NewLoginAttempt("/dashboard", false)
 			rec = httptest.NewRecorder()
-			if err := sealer.SaveLoginAttempt(rec, attempt); err != nil {
+			if err := sealer.SaveLoginAttempt(rec, httptest.NewRequest(http.MethodGet, "/login", nil), attempt); err != nil {
 				t.Fatalf("SaveLoginAttempt: %v", err)
 			}
 			_, err = opener.TakeLoginAttempt(httptest.NewRecorder(), browserRequest(t, rec), attempt.State)
@@ -202,7 +202,7 @@ func TestCookieAttributes(t *testing.T) {
 		{
 			name: "login attempt", secure: true, base: "latchkey-login-", maxAge: 10 * time.Minute,
 			set: func(t *testing.T, c *Cookies, w http.ResponseWriter) {
-				if err := c.SaveLoginAttempt(w, NewLoginAttempt("/dashboard", false)); err != nil {
+				if err := c.SaveLoginAttempt(w, httptest.NewRequest(http.MethodGet, "/login", nil), NewLoginAttempt("/dashboard", false)); err != nil {
 					t.Fatalf("SaveLoginAttempt: %v", err)
 				}
 			},
@@ -210,7 +210,7 @@ func TestCookieAttributes(t *testing.T) {
 		{
 			name: "login attempt with a long return path", secure: true, base: "latchkey-login-", maxAge: 10 * time.Minute,
 			set: func(t *testing.T, c *Cookies, w http.ResponseWriter) {
-				if err := c.SaveLoginAttempt(w, NewLoginAttempt(longPath, true)); err != nil {
+				if err := c.SaveLoginAttempt(w, httptest.NewRequest(http.MethodGet, "/login", nil), NewLoginAttempt(longPath, true)); err != nil {
 					t.Fatalf("SaveLoginAttempt: %v", err)
 				}
 			},

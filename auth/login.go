@@ -5,20 +5,29 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // LoginAttempt is one browser's attempt to sign in: the values the callback
-// must see again. It lives in its own sealed, short-lived cookie named after
-// its state, so several attempts (two tabs) can be in flight at once.
+// must see again. It lives in a sealed, short-lived cookie of its own, one
+// of loginSlots, so several attempts (two tabs) can be in flight at once
+// while a browser never holds more than a few.
 type LoginAttempt struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	ReturnTo string `json:"r"`
 	Popup    bool   `json:"p,omitempty"`
+	// Started is when the attempt began, in Unix seconds: the oldest
+	// attempt gives way to a new one.
+	Started int64 `json:"t"`
 }
 
 // NewLoginAttempt returns an attempt with fresh random state, nonce and
@@ -30,6 +39,7 @@ func NewLoginAttempt(returnTo string, popup bool) *LoginAttempt {
 		Verifier: randomString(32), // 43 characters, within RFC 7636's 43–128
 		ReturnTo: returnTo,
 		Popup:    popup,
+		Started:  time.Now().Unix(),
 	}
 }
 
@@ -39,22 +49,83 @@ func (a *LoginAttempt) codeChallenge() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// stateFormat is what NewLoginAttempt makes; anything else cannot name an
-// attempt cookie.
+// The login cookies a browser can hold are few and small, whatever it is
+// made to do (a page elsewhere can open /login in a loop): loginSlots
+// cookies of at most loginCookieSize bytes each, named latchkey-login-0 to
+// -2. A new attempt takes a free slot, else the oldest attempt's, so the
+// newest attempts always work, and the Cookie header latchkey causes stays
+// under 8 KB with the session and logout cookies beside them.
+const (
+	loginSlots        = 3
+	loginCookiePrefix = "latchkey-login-"
+	loginCookieSize   = 2400
+	// MaxReturnPath is the longest return path a login keeps; of a longer
+	// one the path alone is kept if it fits, else the login lands on the
+	// default page. Characters JSON escapes (such as &) count more.
+	MaxReturnPath = 1024
+)
+
+// stateFormat is what NewLoginAttempt makes; anything else names no attempt.
 var stateFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-const loginCookiePrefix = "latchkey-login-"
+// legacyLoginCookie is the name attempts had when each had a cookie of its
+// own named after its state; such cookies are cleared when met.
+var legacyLoginCookie = regexp.MustCompile(`^(__Host-)?latchkey-login-[A-Za-z0-9_-]{43}$`)
 
-// SaveLoginAttempt sets the attempt's cookie. A return path too long to
-// fit is dropped: the login then lands on the default page.
-func (c *Cookies) SaveLoginAttempt(w http.ResponseWriter, a *LoginAttempt) error {
-	name := c.Name(loginCookiePrefix + a.State)
-	err := c.set(w, c.login, name, a, LoginMaxAge)
-	if errors.Is(err, errCookieTooLarge) && a.ReturnTo != "" {
-		a.ReturnTo = ""
-		err = c.set(w, c.login, name, a, LoginMaxAge)
+func (c *Cookies) loginCookie(slot int) string {
+	return c.Name(loginCookiePrefix + strconv.Itoa(slot))
+}
+
+// SaveLoginAttempt sets the attempt's cookie in a free slot, or in the
+// oldest attempt's, which then ends. A return path too long to keep is
+// shortened as MaxReturnPath says.
+func (c *Cookies) SaveLoginAttempt(w http.ResponseWriter, r *http.Request, a *LoginAttempt) error {
+	slot, oldest := -1, int64(0)
+	var free []int
+	for i := range loginSlots {
+		var held LoginAttempt
+		if c.get(r, c.login, c.loginCookie(i), &held) != nil {
+			free = append(free, i)
+			continue
+		}
+		if slot < 0 || held.Started < oldest {
+			slot, oldest = i, held.Started
+		}
 	}
-	return err
+	if len(free) > 0 {
+		// Two tabs that start at the same instant rarely pick the same one.
+		slot = free[mathrand.IntN(len(free))]
+	}
+	for _, cookie := range r.Cookies() {
+		if legacyLoginCookie.MatchString(cookie.Name) {
+			c.clear(w, cookie.Name)
+		}
+	}
+	name := c.loginCookie(slot)
+	for _, returnTo := range returnPathsToTry(a.ReturnTo) {
+		a.ReturnTo = returnTo
+		err := c.setWithin(w, c.login, name, a, LoginMaxAge, loginCookieSize)
+		if !errors.Is(err, errCookieTooLarge) {
+			return err
+		}
+	}
+	return fmt.Errorf("seal login attempt: %w", errCookieTooLarge)
+}
+
+// returnPathsToTry lists what a login may keep of the return path p, best
+// first: p itself, its path without the query, nothing.
+func returnPathsToTry(p string) []string {
+	var paths []string
+	if len(p) <= MaxReturnPath {
+		paths = append(paths, p)
+	}
+	if path, _, ok := strings.Cut(p, "?"); ok && len(path) <= MaxReturnPath {
+		paths = append(paths, path)
+	}
+	if p != "" {
+		paths = append(paths, "")
+	}
+	return paths
 }
 
 // TakeLoginAttempt returns the attempt whose state the callback carries and
@@ -64,16 +135,18 @@ func (c *Cookies) TakeLoginAttempt(w http.ResponseWriter, r *http.Request, state
 	if !stateFormat.MatchString(state) {
 		return nil, ErrCookieInvalid
 	}
-	name := c.Name(loginCookiePrefix + state)
-	var a LoginAttempt
-	if err := c.get(r, c.login, name, &a); err != nil {
-		return nil, err
+	for i := range loginSlots {
+		name := c.loginCookie(i)
+		var a LoginAttempt
+		if c.get(r, c.login, name, &a) != nil {
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(a.State), []byte(state)) == 1 {
+			c.clear(w, name)
+			return &a, nil
+		}
 	}
-	c.clear(w, name)
-	if subtle.ConstantTimeCompare([]byte(a.State), []byte(state)) != 1 {
-		return nil, ErrCookieInvalid
-	}
-	return &a, nil
+	return nil, ErrCookieInvalid
 }
 
 // SafeReturnPath returns p when it is a path on this site, and "/"

@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSafeReturnPath(t *testing.T) {
@@ -115,7 +117,7 @@ func TestTakeLoginAttempt(t *testing.T) {
 			c := newTestCookies(t, true, secretNew)
 			want := NewLoginAttempt("/a/b?c=d", true)
 			saved := httptest.NewRecorder()
-			if err := c.SaveLoginAttempt(saved, want); err != nil {
+			if err := c.SaveLoginAttempt(saved, httptest.NewRequest(http.MethodGet, "/login", nil), want); err != nil {
 				t.Fatalf("SaveLoginAttempt: %v", err)
 			}
 
@@ -156,7 +158,8 @@ func TestLoginAttemptsInFlightTogether(t *testing.T) {
 			var recs []*httptest.ResponseRecorder
 			for _, a := range attempts {
 				rec := httptest.NewRecorder()
-				if err := c.SaveLoginAttempt(rec, a); err != nil {
+				// The second /login carries the first attempt's cookie.
+				if err := c.SaveLoginAttempt(rec, browserRequest(t, recs...), a); err != nil {
 					t.Fatalf("SaveLoginAttempt: %v", err)
 				}
 				recs = append(recs, rec)
@@ -220,20 +223,150 @@ func TestLogoutState(t *testing.T) {
 
 func TestLoginAttemptWithAnOversizedReturnPath(t *testing.T) {
 	c := newTestCookies(t, true, secretNew)
-	// JSON turns each & into six bytes: this path would not fit in a cookie.
-	a := NewLoginAttempt(SafeReturnPath("/"+strings.Repeat("&", 1500)), false)
+	// JSON turns each & into six bytes: this query would not fit in a cookie.
+	a := NewLoginAttempt(SafeReturnPath("/?"+strings.Repeat("&", 1000)), false)
 	saved := httptest.NewRecorder()
-	if err := c.SaveLoginAttempt(saved, a); err != nil {
+	if err := c.SaveLoginAttempt(saved, httptest.NewRequest(http.MethodGet, "/login", nil), a); err != nil {
 		t.Fatalf("SaveLoginAttempt: %v", err)
 	}
-	if n := len(saved.Header().Get("Set-Cookie")); n > 4096 {
-		t.Errorf("Set-Cookie is %d bytes, more than 4096", n)
+	if n := len(saved.Header().Get("Set-Cookie")); n > loginCookieSize {
+		t.Errorf("Set-Cookie is %d bytes, more than %d", n, loginCookieSize)
 	}
 	got, err := c.TakeLoginAttempt(httptest.NewRecorder(), browserRequest(t, saved), a.State)
 	if err != nil {
 		t.Fatalf("TakeLoginAttempt: %v", err)
 	}
-	if got.ReturnTo != "" {
-		t.Errorf("ReturnTo = %q, want it dropped so the login lands on the default page", got.ReturnTo)
+	if got.ReturnTo != "/" {
+		t.Errorf("ReturnTo = %q, want its path alone, without the query", got.ReturnTo)
+	}
+}
+
+// cookieJar keeps what a browser keeps of the Set-Cookie headers it is
+// sent, by name, and sends it back.
+type cookieJar map[string]string
+
+func (j cookieJar) receive(rec *httptest.ResponseRecorder) {
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(j, c.Name)
+		} else {
+			j[c.Name] = c.Value
+		}
+	}
+}
+
+func (j cookieJar) request(target string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for name, value := range j {
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	return r
+}
+
+// TestLoginCookieBudget: however many logins a browser is made to start,
+// and with whatever return path, it holds a few small login cookies, and
+// the newest attempts still finish (L4 in docs/security.md).
+func TestLoginCookieBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		returnTo string
+	}{
+		{name: "no return path"},
+		{name: "2 KB return path", returnTo: SafeReturnPath("/a?" + strings.Repeat("b", 2040))},
+		{name: "return path of escaped characters", returnTo: SafeReturnPath("/a?" + strings.Repeat("<&>", 340))},
+		{name: "long path", returnTo: SafeReturnPath("/" + strings.Repeat("p", 2040))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCookies(t, true, secretNew)
+			jar := cookieJar{}
+			var attempts []*LoginAttempt
+			for i := range 60 {
+				a := NewLoginAttempt(tt.returnTo, i%2 == 0)
+				a.Started += int64(i) // one a second
+				rec := httptest.NewRecorder()
+				if err := c.SaveLoginAttempt(rec, jar.request("/login"), a); err != nil {
+					t.Fatalf("login %d: %v", i, err)
+				}
+				for _, v := range rec.Header().Values("Set-Cookie") {
+					if len(v) > 4096 {
+						t.Fatalf("login %d: a Set-Cookie of %d bytes", i, len(v))
+					}
+				}
+				jar.receive(rec)
+				attempts = append(attempts, a)
+			}
+			if len(jar) > loginSlots {
+				t.Errorf("the browser holds %d login cookies, want at most %d", len(jar), loginSlots)
+			}
+			// With a session cookie and a logout cookie beside them, the
+			// Cookie header stays under 8 KB.
+			others := httptest.NewRecorder()
+			if err := c.set(others, c.session, c.Name(sessionCookie), randomString(32), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.SaveLogoutState(others); err != nil {
+				t.Fatal(err)
+			}
+			withOthers := maps.Clone(jar)
+			withOthers.receive(others)
+			header := len(withOthers.request("/").Header.Get("Cookie"))
+			if header >= 8<<10 {
+				t.Errorf("Cookie header of %d bytes, want under 8 KB", header)
+			}
+			for i := len(attempts) - loginSlots; i < len(attempts); i++ {
+				got, err := c.TakeLoginAttempt(httptest.NewRecorder(), jar.request("/callback"), attempts[i].State)
+				if err != nil {
+					t.Fatalf("attempt %d of the newest %d does not finish: %v", i, loginSlots, err)
+				}
+				if want := attempts[i].ReturnTo; got.ReturnTo != want {
+					t.Errorf("attempt %d ReturnTo = %q, want %q", i, got.ReturnTo, want)
+				}
+			}
+			if _, err := c.TakeLoginAttempt(httptest.NewRecorder(), jar.request("/callback"), attempts[0].State); err == nil {
+				t.Error("the oldest attempt still finishes after 59 newer ones")
+			}
+		})
+	}
+}
+
+// TestReturnPathKeptUpToTheLimit: a return path of up to MaxReturnPath
+// plain characters comes back whole.
+func TestReturnPathKeptUpToTheLimit(t *testing.T) {
+	c := newTestCookies(t, true, secretNew)
+	want := "/search?" + strings.Repeat("q", MaxReturnPath-len("/search?"))
+	a := NewLoginAttempt(want, true)
+	rec := httptest.NewRecorder()
+	if err := c.SaveLoginAttempt(rec, httptest.NewRequest(http.MethodGet, "/login", nil), a); err != nil {
+		t.Fatalf("SaveLoginAttempt: %v", err)
+	}
+	got, err := c.TakeLoginAttempt(httptest.NewRecorder(), browserRequest(t, rec), a.State)
+	if err != nil {
+		t.Fatalf("TakeLoginAttempt: %v", err)
+	}
+	if got.ReturnTo != want {
+		t.Errorf("ReturnTo has %d characters, want all %d", len(got.ReturnTo), len(want))
+	}
+}
+
+// TestLegacyLoginCookiesCleared: the per-state cookies of earlier versions
+// are cleared by the next login, so a jar filled with them recovers.
+func TestLegacyLoginCookiesCleared(t *testing.T) {
+	c := newTestCookies(t, true, secretNew)
+	r := httptest.NewRequest(http.MethodGet, "/login", nil)
+	legacy := "__Host-latchkey-login-" + NewLoginAttempt("", false).State
+	r.AddCookie(&http.Cookie{Name: legacy, Value: "x"})
+	rec := httptest.NewRecorder()
+	if err := c.SaveLoginAttempt(rec, r, NewLoginAttempt("/", false)); err != nil {
+		t.Fatalf("SaveLoginAttempt: %v", err)
+	}
+	cleared := false
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == legacy && ck.MaxAge < 0 {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Errorf("legacy cookie %s not cleared: %q", legacy, rec.Header().Values("Set-Cookie"))
 	}
 }

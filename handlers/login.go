@@ -26,7 +26,7 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), loginURL(returnTo, popup)))
 			return
 		}
-		if err := cookies.SaveLoginAttempt(w, attempt); err != nil {
+		if err := cookies.SaveLoginAttempt(w, r, attempt); err != nil {
 			p.fail(w, r, fmt.Errorf("save login attempt: %w", err))
 			return
 		}
