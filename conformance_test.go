@@ -634,6 +634,11 @@ func conformanceCases() []conformanceCase {
 			test: keysKeptWhenJWKSFails,
 		},
 		{
+			id: "L10", profile: profileClient, name: "rotation during a JWKS outage",
+			what: "key rotated while the JWKS endpoint fails for a moment → logins fail meanwhile, and work again within seconds once it is back",
+			test: rotationDuringJWKSOutage,
+		},
+		{
 			id: "F10", profile: profileClient, name: "provider down at start",
 			what: "discovery down at start → process up, /login 503; once it is back, /login works without a restart",
 			test: providerDownAtStart,
@@ -1324,6 +1329,30 @@ func unknownKeyFlood(t *testing.T) {
 		t.Errorf("%d forged tokens made %d JWKS refetches, want at most 1 per %v", n, refetches, auth.KeyRefetchInterval)
 	}
 	assertSessionValid(t, app, r.b)
+}
+
+// rotationDuringJWKSOutage: a login whose ID token names a key the app has
+// not seen, while the key endpoint fails, is refused; once the endpoint is
+// back, logins work again within seconds, not after a minute (L10).
+func rotationDuringJWKSOutage(t *testing.T) {
+	p, app := startWithProvider(t, nil)
+	assertSignedIn(t, signIn(t, app, p))
+	p.RotateKey()
+	p.SetBehavior(oidctest.Behavior{JWKSStatus: http.StatusServiceUnavailable})
+	assertRejected(t, login(t, app, p, "/login"), http.StatusBadRequest)
+
+	p.SetBehavior(oidctest.Behavior{})
+	back := time.Now()
+	var last *loginRun
+	for deadline := back.Add(10 * time.Second); time.Now().Before(deadline); {
+		last = login(t, app, p, "/login")
+		if last.final.has("dashboard") {
+			t.Logf("logins work again %v after the key endpoint came back", time.Since(back).Round(10*time.Millisecond))
+			return
+		}
+		time.Sleep(250 * time.Millisecond) // the pace of a user clicking "Try again"
+	}
+	t.Fatalf("10 s after the key endpoint came back, logins still fail: %d\nlogs:\n%s", last.final.status, app.logs)
 }
 
 // deliverLogoutToken posts a logout token as postLogoutToken does; safe to

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -13,23 +14,35 @@ import (
 // KeyRefetchInterval is the shortest time between two fetches of the
 // provider's keys made because a token named a key not seen before: a
 // flood of tokens with made-up key ids costs the provider one request per
-// interval, not one each.
-const KeyRefetchInterval = time.Minute
+// interval, not one each, while a real key rotation is picked up within
+// seconds, twice in a row if need be.
+const KeyRefetchInterval = 5 * time.Second
+
+// Refetches that fail are tried again after a delay that doubles from
+// keyRetryMin to keyRetryMax, so a short outage of the key endpoint
+// delays logins by seconds, and a long one costs it little.
+const (
+	keyRetryMin = time.Second
+	keyRetryMax = 30 * time.Second
+)
 
 // keySetTransport stands between the relying party and the provider's
 // JWKS endpoint. The relying party fetches the keys once and again only
-// for an unknown key id; this limits those refetches to one per
-// KeyRefetchInterval, and keeps serving the last good key set when the
-// endpoint fails or answers something that is not one.
+// for an unknown key id; this spaces those refetches by KeyRefetchInterval
+// (backing off while they fail), and keeps serving the last good key set
+// when the endpoint fails or answers something that is not one.
 type keySetTransport struct {
 	next http.RoundTripper
 	url  string
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu          sync.Mutex
 	keys        []byte    // the last good key set
 	contentType string    // its Content-Type
-	refetched   time.Time // when keys were last fetched again
+	nextFetch   time.Time // no refetch before this
+	failures    int       // refetches failed in a row
+	loggedAt    time.Time // when throttling was last logged
 }
 
 func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -39,20 +52,32 @@ func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if t.keys != nil && now.Sub(t.refetched) < KeyRefetchInterval {
+	if now.Before(t.nextFetch) {
+		if now.Sub(t.loggedAt) >= KeyRefetchInterval {
+			t.loggedAt = now
+			t.log.Warn("unknown key id; refetch throttled", "jwks_uri", t.url, "next_refetch_in", t.nextFetch.Sub(now).Round(time.Millisecond))
+		}
+		if t.keys == nil {
+			return nil, fmt.Errorf("fetch keys: failed %d times; next attempt in %v", t.failures, t.nextFetch.Sub(now).Round(time.Millisecond))
+		}
 		return t.cached(req), nil
 	}
 	fresh, contentType, err := t.fetch(req)
 	if err != nil {
+		t.failures++
+		t.nextFetch = now.Add(min(keyRetryMin<<min(t.failures-1, 8), keyRetryMax))
+		t.log.Warn("fetch keys failed; keeping the last good keys", "jwks_uri", t.url, "err", err, "failures", t.failures)
 		if t.keys == nil {
 			return nil, err
 		}
-		t.refetched = now // keep using the old keys until the next interval
 		return t.cached(req), nil
 	}
 	if t.keys != nil {
-		t.refetched = now
+		// A refetch: the next one waits. The first fetch sets no wait, so
+		// a key rotated just after it is picked up at once.
+		t.nextFetch = now.Add(KeyRefetchInterval)
 	}
+	t.failures = 0
 	t.keys, t.contentType = fresh, contentType
 	return t.cached(req), nil
 }

@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,7 +56,7 @@ func TestKeySetTransport(t *testing.T) {
 			srv := httptest.NewServer(ks)
 			defer srv.Close()
 			now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-			tr := &keySetTransport{next: http.DefaultTransport, url: srv.URL + "/keys", now: func() time.Time { return now }}
+			tr := &keySetTransport{next: http.DefaultTransport, url: srv.URL + "/keys", now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler)}
 			client := &http.Client{Transport: tr}
 			get := func() string {
 				t.Helper()
@@ -96,7 +99,7 @@ func TestKeySetTransportPassesOtherRequests(t *testing.T) {
 		_, _ = io.WriteString(w, r.URL.Path)
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: &keySetTransport{next: http.DefaultTransport, url: srv.URL + "/keys", now: time.Now}}
+	client := &http.Client{Transport: &keySetTransport{next: http.DefaultTransport, url: srv.URL + "/keys", now: time.Now, log: slog.New(slog.DiscardHandler)}}
 	for range 3 {
 		resp, err := client.Get(srv.URL + "/userinfo")
 		if err != nil {
@@ -107,5 +110,68 @@ func TestKeySetTransportPassesOtherRequests(t *testing.T) {
 		if string(b) != "/userinfo" {
 			t.Fatalf("other request answered %q", b)
 		}
+	}
+}
+
+// TestKeySetTransportRecoversWithinSeconds: a key rotation during a short
+// outage of the key endpoint is picked up seconds after the endpoint is
+// back, and a second rotation soon after too; meanwhile failed fetches
+// back off, and throttling is logged at most once per interval (L10 in
+// docs/security.md).
+func TestKeySetTransportRecoversWithinSeconds(t *testing.T) {
+	const (
+		keysA = `{"keys":[{"kty":"EC","kid":"a"}]}`
+		keysB = `{"keys":[{"kty":"EC","kid":"b"}]}`
+		keysC = `{"keys":[{"kty":"EC","kid":"c"}]}`
+	)
+	ks := &keyServer{}
+	ks.status.Store(200)
+	ks.body.Store(keysA)
+	srv := httptest.NewServer(ks)
+	defer srv.Close()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var logs bytes.Buffer
+	tr := &keySetTransport{next: http.DefaultTransport, url: srv.URL + "/keys", now: func() time.Time { return now }, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	client := &http.Client{Transport: tr}
+	get := func(step string, wantKeys string, wantFetches int32) {
+		t.Helper()
+		resp, err := client.Get(srv.URL + "/keys")
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != wantKeys {
+			t.Errorf("%s: keys %s, want %s", step, b, wantKeys)
+		}
+		if n := ks.fetches.Load(); n != wantFetches {
+			t.Errorf("%s: %d fetches, want %d", step, n, wantFetches)
+		}
+	}
+	get("first fetch", keysA, 1)
+
+	// The provider rotates to B while its key endpoint fails.
+	ks.status.Store(500)
+	get("refetch during the outage", keysA, 2)
+	now = now.Add(500 * time.Millisecond)
+	get("half a second later", keysA, 2)
+	get("again", keysA, 2)
+	now = now.Add(500 * time.Millisecond)
+	get("a second after the failure", keysA, 3)
+	ks.status.Store(200)
+	ks.body.Store(keysB)
+	now = now.Add(time.Second)
+	get("one second into the doubled wait", keysA, 3)
+	now = now.Add(time.Second)
+	get("back up, two seconds after the second failure", keysB, 4)
+
+	// A second rotation soon after.
+	ks.body.Store(keysC)
+	now = now.Add(KeyRefetchInterval)
+	get("second rotation", keysC, 5)
+
+	// Both throttled stretches lie within one interval: logged once.
+	if n := strings.Count(logs.String(), "unknown key id; refetch throttled"); n != 1 {
+		t.Errorf("throttling logged %d times, want once per interval:\n%s", n, logs.String())
 	}
 }

@@ -178,7 +178,7 @@ func (p *Provider) Discover(ctx context.Context) error {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	client.Transport = &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now}
+	client.Transport = &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
