@@ -347,8 +347,49 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R14", profile: profileBCL, name: "typ JWT",
-			what: "typ JWT, an ID token's → 400 (ASVS 10.5.5), session kept",
-			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "JWT", nil)),
+			what: "typ JWT, as Keycloak and Ory Hydra send → 200, session ended (events and no nonce tell it from an ID token)",
+			test: backChannel(http.StatusOK, signedLogout(oidctest.SignValid, "JWT", nil)),
+		},
+		{
+			id: "R14", profile: profileBCL, name: "typ at+jwt",
+			what: "typ at+jwt, an access token's → 400, session kept",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "at+jwt", nil)),
+		},
+		{
+			id: "R14", profile: profileBCL, name: "ID token as logout token",
+			what: "typ JWT with a nonce and no events, an ID token → 400, session kept",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "JWT", func(_ *oidctest.Provider, c map[string]any) {
+				delete(c, "events")
+				c["nonce"] = "n-0S6_WzA2Mj"
+			})),
+		},
+		{
+			id: "L9", profile: profileBCL, name: "no jti",
+			what: "no jti, which Back-Channel Logout 2.4 requires → 400, session kept (it could be replayed until exp)",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				delete(c, "jti")
+			})),
+		},
+		{
+			id: "L9", profile: profileBCL, name: "exp a day after iat",
+			what: "exp 24 h after iat, beyond the 10-min bound → 400, session kept",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				c["exp"] = time.Now().Add(24 * time.Hour).Unix()
+			})),
+		},
+		{
+			id: "L9", profile: profileBCL, name: "jti of 1 KB",
+			what: "a 1 KB jti, which would be remembered until exp → 400, session kept",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				c["jti"] = strings.Repeat("j", 1024)
+			})),
+		},
+		{
+			id: "L9", profile: profileBCL, name: "no exp",
+			what: "no exp, as Ory Hydra sends → 400, session kept, the reason logged",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				delete(c, "exp")
+			})),
 		},
 		{
 			id: "R14", profile: profileBCL, name: "typ absent",

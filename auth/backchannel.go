@@ -25,6 +25,15 @@ type LogoutToken struct {
 	Expiry  time.Time
 }
 
+// MaxLogoutTokenLifetime bounds how far a logout token's exp may lie
+// beyond its iat. Its jti is remembered until exp, to refuse a replay, so
+// this bounds how long that takes; providers give their logout tokens
+// minutes.
+const MaxLogoutTokenLifetime = 10 * time.Minute
+
+// maxJTILength bounds the jti remembered for each logout token.
+const maxJTILength = 256
+
 // ErrLogoutTokenInvalid reports a logout token that fails a check.
 var ErrLogoutTokenInvalid = errors.New("invalid logout token")
 
@@ -38,8 +47,9 @@ func (c *logoutClaims) SetSignatureAlgorithm(alg jose.SignatureAlgorithm) { c.al
 
 // VerifyLogoutToken checks a back-channel logout token as Back-Channel
 // Logout 1.0, 2.6 asks: signature with the ID token's algorithms and keys,
-// exact issuer, audience, iat and exp, the logout event, sub or sid, no
-// nonce, and a typ of logout+jwt when there is one.
+// exact issuer, audience, iat and exp (at most MaxLogoutTokenLifetime
+// apart), a jti, the logout event, sub or sid, no nonce, and a typ of
+// logout+jwt or JWT when there is one.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
 	c := p.conn.Load()
 	if c == nil {
@@ -55,8 +65,12 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 	if len(jws.Signatures) != 1 {
 		return nil, invalid("%d signatures", len(jws.Signatures))
 	}
+	// Back-Channel Logout 1.0, 2.4: providers SHOULD type logout tokens
+	// logout+jwt, and many (Keycloak, Ory Hydra) type them JWT. The events
+	// claim and the absence of nonce, both checked below, keep an ID token
+	// from passing for one; any other type is refused.
 	if typ, ok := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string); ok {
-		if t := strings.ToLower(typ); t != "logout+jwt" && t != "application/logout+jwt" {
+		if t := strings.ToLower(typ); t != "logout+jwt" && t != "application/logout+jwt" && t != "jwt" {
 			return nil, invalid("typ %q", typ)
 		}
 	}
@@ -77,8 +91,16 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 		return nil, invalid("audience %v", lt.Audience)
 	case lt.IssuedAt.AsTime().IsZero() || lt.IssuedAt.AsTime().After(now.Add(ClockSkew)):
 		return nil, invalid("iat missing or in the future")
-	case lt.Expiration.AsTime().IsZero() || !now.Before(lt.Expiration.AsTime().Add(ClockSkew)):
-		return nil, invalid("exp missing or past")
+	case lt.Expiration.AsTime().IsZero():
+		return nil, invalid("exp missing (Back-Channel Logout 1.0, 2.4, requires it)")
+	case !now.Before(lt.Expiration.AsTime().Add(ClockSkew)):
+		return nil, invalid("exp past")
+	case lt.Expiration.AsTime().Sub(lt.IssuedAt.AsTime()) > MaxLogoutTokenLifetime:
+		return nil, invalid("exp more than %v after iat", MaxLogoutTokenLifetime)
+	case lt.JWTID == "":
+		return nil, invalid("jti missing (Back-Channel Logout 1.0, 2.4, requires it)")
+	case len(lt.JWTID) > maxJTILength:
+		return nil, invalid("jti of %d bytes", len(lt.JWTID))
 	case lt.Subject == "" && lt.SessionID == "":
 		return nil, invalid("neither sub nor sid")
 	case !isJSONObject(lt.Events[backChannelLogoutEvent]):

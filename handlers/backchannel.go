@@ -34,14 +34,13 @@ func backChannelLogout(ctx context.Context, provider *auth.Provider, sessions *a
 	if err != nil {
 		return nil, 0, err
 	}
-	if token.JTI != "" {
-		first, err := sessions.ClaimOnce(ctx, "logout:"+token.JTI, time.Until(token.Expiry)+auth.ClockSkew)
-		if err != nil {
-			return nil, 0, err
-		}
-		if !first {
-			return nil, 0, errLogoutReplay
-		}
+	// VerifyLogoutToken made sure there is a jti, and that Expiry is near.
+	first, err := sessions.ClaimOnce(ctx, "logout:"+token.JTI, time.Until(token.Expiry)+auth.ClockSkew)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !first {
+		return nil, 0, errLogoutReplay
 	}
 	var n int
 	if token.SID != "" {
