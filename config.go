@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,36 +39,65 @@ type config struct {
 	providerTimeout time.Duration
 	logLevel        slog.Level
 	showVersion     bool
+
+	// given maps each setting that was set to the name it was set under,
+	// as the user wrote it ("AUTH0_DOMAIN", "--port"): messages use it.
+	given map[string]string
 }
 
-// setting is one configuration value: its environment name, the older
-// names it also answers to, its flag and its default.
+// setting is one row of the configuration table: the names a value is
+// read under, what --help says about it, and the parser that checks a
+// value and stores it in its field of the config.
 type setting struct {
-	env      string
-	aliases  []string
-	flag     string
-	def      string
-	usage    string
-	flagSet  bool
-	flagText string
+	name    string   // in the environment and in .env
+	aliases []string // other names it answers to, after name
+	flag    string
+	def     string // parsed when the setting is not given; "" for none
+	shown   string // the default as --help puts it, when def does not say it
+	usage   string
+	parse   func(v value) error
 }
 
-func settings() []*setting {
-	return []*setting{
-		{env: "PORT", flag: "port", def: "3000", usage: "TCP port to listen on (0 picks a free one)"},
-		{env: "HOST", flag: "host", def: "", usage: "interface to listen on (empty: all)"},
-		{env: "BASE_URL", flag: "base-url", def: "http://localhost:PORT", usage: "public URL of the app; the callback is BASE_URL/callback"},
-		{env: "OIDC_ISSUER", aliases: []string{"AUTH0_DOMAIN"}, flag: "oidc-issuer", usage: "OpenID provider issuer URL (AUTH0_DOMAIN gives https://DOMAIN/); empty: the built-in development provider"},
-		{env: "OIDC_CLIENT_ID", aliases: []string{"AUTH0_CLIENT_ID"}, flag: "oidc-client-id", usage: "client ID registered at the provider"},
-		{env: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", usage: "client secret registered at the provider"},
-		{env: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", usage: "scopes to request, space-separated"},
-		{env: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)"},
-		{env: "SESSION_STORE", flag: "session-store", def: "embedded", usage: "where sessions live: embedded (a file in DATA_DIR), memory, or redis://[user:password@]host:port/db (rediss:// for TLS) for several instances"},
-		{env: "DATA_DIR", flag: "data-dir", def: "./latchkey-data", usage: "directory of the embedded session store"},
-		{env: "SESSION_IDLE_TIMEOUT", flag: "session-idle-timeout", def: "30m", usage: "a session not used for this long ends"},
-		{env: "SESSION_MAX_AGE", flag: "session-max-age", def: "24h", usage: "absolute lifetime of a session"},
-		{env: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", usage: "timeout of each call to the provider"},
-		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error"},
+// value is a setting's text and the name it was given under.
+type value struct {
+	text string
+	name string // as the user wrote it: "PORT", "AUTH0_DOMAIN", "--port"
+}
+
+// table is every setting, in the order --help lists them.
+type table []setting
+
+// settings is the configuration table; its parsers write into c.
+func (c *config) settings() table {
+	return table{
+		{name: "PORT", flag: "port", def: "3000", parse: portNumber(&c.port),
+			usage: "TCP port to listen on; 0 picks a free one"},
+		{name: "HOST", flag: "host", shown: "all interfaces", parse: text(&c.host),
+			usage: "interface to listen on; empty for all"},
+		{name: "BASE_URL", flag: "base-url", shown: "http://localhost:PORT", parse: baseURL(&c.baseURL),
+			usage: "public URL of the app, such as https://app.example.com; the callback is BASE_URL/callback"},
+		{name: "OIDC_ISSUER", aliases: []string{"AUTH0_DOMAIN"}, flag: "oidc-issuer", shown: "none: the built-in development provider", parse: issuerURL(&c.issuer),
+			usage: "issuer URL of the OpenID provider (AUTH0_DOMAIN gives https://DOMAIN/)"},
+		{name: "OIDC_CLIENT_ID", aliases: []string{"AUTH0_CLIENT_ID"}, flag: "oidc-client-id", parse: text(&c.clientID),
+			usage: "client ID registered at the provider; required with an issuer"},
+		{name: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", parse: text(&c.clientSecret),
+			usage: "client secret registered at the provider; none for a public client"},
+		{name: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", parse: words(&c.scopes),
+			usage: "scopes to request, separated by spaces or commas"},
+		{name: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", shown: "random per process, with the development provider only", parse: secrets(&c.sessionSecrets),
+			usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)"},
+		{name: "SESSION_STORE", flag: "session-store", def: "embedded", parse: storeKind(&c.sessionStore),
+			usage: "where sessions live: embedded (a file in DATA_DIR), memory, or redis://[user:password@]host:port/db (rediss:// for TLS) for several instances"},
+		{name: "DATA_DIR", flag: "data-dir", def: "./latchkey-data", parse: text(&c.dataDir),
+			usage: "directory of the embedded session store"},
+		{name: "SESSION_IDLE_TIMEOUT", flag: "session-idle-timeout", def: "30m", parse: positiveDuration(&c.sessionIdle),
+			usage: "a session not used for this long ends"},
+		{name: "SESSION_MAX_AGE", flag: "session-max-age", def: "24h", parse: positiveDuration(&c.sessionMaxAge),
+			usage: "absolute lifetime of a session"},
+		{name: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", parse: positiveDuration(&c.providerTimeout),
+			usage: "timeout of each call to the provider"},
+		{name: "LOG_LEVEL", flag: "log-level", def: "info", parse: logLevel(&c.logLevel),
+			usage: "debug, info, warn or error"},
 	}
 }
 
@@ -78,23 +108,34 @@ func (e *configError) Error() string {
 	return "invalid configuration:\n  " + strings.Join(e.problems, "\n  ")
 }
 
-// loadConfig reads the configuration. It returns flag.ErrHelp after
-// printing the usage for --help.
+// problem is one thing wrong with the configuration, filed under the
+// setting it is about, so that problems are listed in the table's order.
+type problem struct {
+	setting string // canonical name; "" for a problem of no one setting
+	text    string
+}
+
+// loadConfig reads the configuration: each setting from its flag, else
+// the environment, else the .env file, else its default; then the rules
+// that join settings. It returns flag.ErrHelp after printing the usage for
+// --help.
 func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
-	all := settings()
+	cfg := &config{given: map[string]string{}}
+	t := cfg.settings()
 	fs := flag.NewFlagSet("latchkey", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	for _, s := range all {
-		fs.Func(s.flag, s.usage, func(v string) error { s.flagSet, s.flagText = true, v; return nil })
+	flags := map[string]string{}
+	for _, s := range t {
+		fs.Func(s.flag, s.usage, func(v string) error { flags[s.name] = v; return nil })
 	}
-	envFile := fs.String("env-file", ".env", "file of KEY=value settings read at start; empty: none")
-	showVersion := fs.Bool("version", false, "print the version and exit")
+	envFile := fs.String("env-file", ".env", "")
+	fs.BoolVar(&cfg.showVersion, "version", false, "")
 	if len(args) > 0 {
 		args = args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stdout, all)
+			t.printUsage(stdout)
 			return nil, err
 		}
 		return nil, &configError{problems: []string{err.Error()}}
@@ -102,147 +143,257 @@ func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*c
 	if fs.NArg() > 0 {
 		return nil, &configError{problems: []string{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}}
 	}
-
-	dotenv := map[string]string{}
-	if *envFile != "" {
-		m, err := godotenv.Read(*envFile)
-		switch {
-		case err == nil:
-			dotenv = m
-		case errors.Is(err, os.ErrNotExist) && *envFile == ".env":
-		default:
-			return nil, &configError{problems: []string{fmt.Sprintf("env file %s: %v", *envFile, err)}}
-		}
-	}
-	lookup := func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return dotenv[name]
-	}
-	value := func(s *setting) (string, string) {
-		if s.flagSet {
-			return s.flagText, "--" + s.flag
-		}
-		for _, name := range append([]string{s.env}, s.aliases...) {
-			if v := lookup(name); v != "" {
-				return v, name
-			}
-		}
-		return s.def, s.env
-	}
-
-	cfg := &config{showVersion: *showVersion}
 	if cfg.showVersion {
 		return cfg, nil
 	}
-	var problems []string
-	bad := func(name, format string, a ...any) {
-		problems = append(problems, name+": "+fmt.Sprintf(format, a...))
-	}
-	get := func(env string) (string, string) {
-		for _, s := range all {
-			if s.env == env {
-				return value(s)
-			}
-		}
-		panic("unknown setting " + env)
+	dotenv, err := readDotenv(*envFile)
+	if err != nil {
+		return nil, &configError{problems: []string{err.Error()}}
 	}
 
-	if v, name := get("PORT"); true {
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 0 || p > 65535 {
-			bad(name, "%q is not a port number (0–65535)", v)
-		}
-		cfg.port = p
-	}
-	cfg.host, _ = get("HOST")
-	if v, name := get("BASE_URL"); v != "http://localhost:PORT" {
-		u, err := url.Parse(strings.TrimSuffix(v, "/"))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			bad(name, "%q must be an http or https URL with no path, such as https://app.example.com", v)
-		} else {
-			cfg.baseURL = u
-		}
-	}
-
-	issuer, issuerName := get("OIDC_ISSUER")
-	if issuerName == "AUTH0_DOMAIN" {
-		issuer = "https://" + strings.TrimSuffix(strings.TrimPrefix(issuer, "https://"), "/") + "/"
-	}
-	if issuer != "" {
-		u, err := url.Parse(issuer)
+	sources := []func(string) string{getenv, func(k string) string { return dotenv[k] }}
+	var problems []problem
+	for _, s := range t {
+		v, ok := s.lookup(flags, sources)
 		switch {
-		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-			bad(issuerName, "%q is not an issuer URL", issuer)
-		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-			bad(issuerName, "%q must use https (http is allowed for localhost only)", issuer)
+		case ok:
+			cfg.given[s.name] = v.name
+		case s.def != "":
+			v = value{text: s.def, name: s.name}
+		default:
+			continue
 		}
-		cfg.issuer = issuer
-	}
-	clientID, clientIDName := get("OIDC_CLIENT_ID")
-	cfg.clientID = clientID
-	cfg.clientSecret, _ = get("OIDC_CLIENT_SECRET")
-	switch {
-	case cfg.issuer != "" && clientID == "":
-		bad(clientIDName, "required when OIDC_ISSUER is set")
-	case cfg.issuer == "" && clientID != "":
-		bad(issuerName, "required when OIDC_CLIENT_ID is set")
-	}
-
-	scopes, _ := get("OIDC_SCOPES")
-	cfg.scopes = strings.FieldsFunc(scopes, func(r rune) bool { return r == ' ' || r == ',' })
-
-	secrets, secretName := get("SESSION_SECRET")
-	for s := range strings.SplitSeq(secrets, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.sessionSecrets = append(cfg.sessionSecrets, s)
+		if err := s.parse(v); err != nil {
+			problems = append(problems, problem{s.name, v.name + ": " + err.Error()})
 		}
 	}
-	for i, s := range cfg.sessionSecrets {
-		if len(s) < auth.MinSecretLength {
-			bad(secretName, "secret %d has %d characters; each needs at least %d (try: openssl rand -base64 32)", i+1, len(s), auth.MinSecretLength)
-		}
-	}
-	if len(cfg.sessionSecrets) == 0 && cfg.issuer != "" {
-		bad("SESSION_SECRET", "required with a real identity provider (try: openssl rand -base64 32)")
-	}
-
-	switch store, name := get("SESSION_STORE"); {
-	case store == "embedded":
-	case store == "memory":
-		cfg.sessionStore = store
-	case strings.HasPrefix(store, "redis://") || strings.HasPrefix(store, "rediss://"):
-		cfg.sessionStore = store
-	default:
-		bad(name, "must be embedded, memory, or a redis:// URL")
-	}
-	cfg.dataDir, _ = get("DATA_DIR")
-	cfg.sessionIdle = duration(get, "SESSION_IDLE_TIMEOUT", bad)
-	cfg.sessionMaxAge = duration(get, "SESSION_MAX_AGE", bad)
-	if cfg.sessionIdle > 0 && cfg.sessionMaxAge > 0 && cfg.sessionIdle > cfg.sessionMaxAge {
-		bad("SESSION_IDLE_TIMEOUT", "%v is longer than SESSION_MAX_AGE (%v)", cfg.sessionIdle, cfg.sessionMaxAge)
-	}
-	cfg.providerTimeout = duration(get, "PROVIDER_TIMEOUT", bad)
-
-	if v, name := get("LOG_LEVEL"); true {
-		if err := cfg.logLevel.UnmarshalText([]byte(v)); err != nil {
-			bad(name, "%q is not one of debug, info, warn, error", v)
-		}
-	}
+	problems = append(problems, validate(cfg, t)...)
 	if len(problems) > 0 {
-		return nil, &configError{problems: problems}
+		return nil, t.configError(problems)
 	}
 	return cfg, nil
 }
 
-func duration(get func(string) (string, string), env string, bad func(string, string, ...any)) time.Duration {
-	v, name := get(env)
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		bad(name, "%q is not a positive duration such as 30m or 12h", v)
+// readDotenv reads the settings file; the default .env may be missing.
+func readDotenv(path string) (map[string]string, error) {
+	if path == "" {
+		return map[string]string{}, nil
 	}
-	return d
+	m, err := godotenv.Read(path)
+	if errors.Is(err, os.ErrNotExist) && path == ".env" {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("env file %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// lookup finds the value of s: its flag, else the first of its names set
+// in the first source that sets one. An empty value counts as not set.
+func (s setting) lookup(flags map[string]string, sources []func(string) string) (value, bool) {
+	if v, ok := flags[s.name]; ok {
+		return value{text: v, name: "--" + s.flag}, true
+	}
+	for _, get := range sources {
+		for _, name := range s.names() {
+			if v := get(name); v != "" {
+				return value{text: v, name: name}, true
+			}
+		}
+	}
+	return value{}, false
+}
+
+// names is the setting's name, then its aliases.
+func (s setting) names() []string { return append([]string{s.name}, s.aliases...) }
+
+// validate checks the rules that join settings.
+func validate(c *config, t table) []problem {
+	var problems []problem
+	bad := func(setting, format string, a ...any) {
+		problems = append(problems, problem{setting, fmt.Sprintf(format, a...)})
+	}
+	_, hasIssuer := c.given["OIDC_ISSUER"]
+	switch _, hasClient := c.given["OIDC_CLIENT_ID"]; {
+	case hasIssuer && !hasClient:
+		bad("OIDC_CLIENT_ID", "%s: required when %s is set", t.either("OIDC_CLIENT_ID"), c.nameOf("OIDC_ISSUER"))
+	case !hasIssuer && hasClient:
+		bad("OIDC_ISSUER", "%s: required when %s is set", t.either("OIDC_ISSUER"), c.nameOf("OIDC_CLIENT_ID"))
+	}
+	if hasIssuer && len(c.sessionSecrets) == 0 {
+		if _, ok := c.given["SESSION_SECRET"]; !ok {
+			bad("SESSION_SECRET", "%s: required with a real identity provider (try: openssl rand -base64 32)", t.either("SESSION_SECRET"))
+		}
+	}
+	if c.sessionIdle > 0 && c.sessionMaxAge > 0 && c.sessionIdle > c.sessionMaxAge {
+		bad("SESSION_IDLE_TIMEOUT", "%s: %v is longer than %s (%v)", c.nameOf("SESSION_IDLE_TIMEOUT"), c.sessionIdle, c.nameOf("SESSION_MAX_AGE"), c.sessionMaxAge)
+	}
+	return problems
+}
+
+// nameOf is the name setting was given under, else its own name.
+func (c *config) nameOf(setting string) string {
+	if name, ok := c.given[setting]; ok {
+		return name
+	}
+	return setting
+}
+
+// either names a setting that was not given by all its names:
+// "OIDC_CLIENT_ID (or AUTH0_CLIENT_ID)".
+func (t table) either(name string) string {
+	i := t.index(name)
+	if len(t[i].aliases) == 0 {
+		return name
+	}
+	return name + " (or " + strings.Join(t[i].aliases, ", ") + ")"
+}
+
+// index is the row of the setting called name.
+func (t table) index(name string) int {
+	i := slices.IndexFunc(t, func(s setting) bool { return s.name == name })
+	if i < 0 {
+		panic("no setting " + name)
+	}
+	return i
+}
+
+// configError sorts problems into the order --help lists the settings.
+func (t table) configError(problems []problem) *configError {
+	order := func(p problem) int {
+		if p.setting == "" {
+			return -1
+		}
+		return t.index(p.setting)
+	}
+	slices.SortStableFunc(problems, func(a, b problem) int { return order(a) - order(b) })
+	err := &configError{}
+	for _, p := range problems {
+		err.problems = append(err.problems, p.text)
+	}
+	return err
+}
+
+// text stores the value as it is.
+func text(target *string) func(value) error {
+	return func(v value) error {
+		*target = v.text
+		return nil
+	}
+}
+
+// portNumber stores a TCP port number.
+func portNumber(target *int) func(value) error {
+	return func(v value) error {
+		p, err := strconv.Atoi(v.text)
+		if err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("%q is not a port number (0–65535)", v.text)
+		}
+		*target = p
+		return nil
+	}
+}
+
+// baseURL stores the app's public URL: http or https, a host, no path.
+func baseURL(target **url.URL) func(value) error {
+	return func(v value) error {
+		u, err := url.Parse(strings.TrimSuffix(v.text, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("%q must be an http or https URL with no path, such as https://app.example.com", v.text)
+		}
+		*target = u
+		return nil
+	}
+}
+
+// issuerURL stores the provider's issuer URL: https, or http on a
+// loopback host. AUTH0_DOMAIN, a host name as Auth0's dashboard shows it,
+// becomes https://DOMAIN/ (Auth0's issuers end in a slash).
+func issuerURL(target *string) func(value) error {
+	return func(v value) error {
+		issuer := v.text
+		if v.name == "AUTH0_DOMAIN" {
+			issuer = "https://" + strings.TrimSuffix(strings.TrimPrefix(issuer, "https://"), "/") + "/"
+		}
+		u, err := url.Parse(issuer)
+		switch {
+		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+			return fmt.Errorf("%q is not an issuer URL", issuer)
+		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+			return fmt.Errorf("%q must use https (http is allowed for localhost only)", issuer)
+		}
+		*target = issuer
+		return nil
+	}
+}
+
+// words stores a list separated by spaces or commas.
+func words(target *[]string) func(value) error {
+	return func(v value) error {
+		*target = strings.FieldsFunc(v.text, func(r rune) bool { return r == ' ' || r == ',' })
+		return nil
+	}
+}
+
+// secrets stores comma-separated cookie secrets, each long enough.
+func secrets(target *[]string) func(value) error {
+	return func(v value) error {
+		var list []string
+		for s := range strings.SplitSeq(v.text, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				list = append(list, s)
+			}
+		}
+		if len(list) == 0 {
+			return errors.New("holds no secret (try: openssl rand -base64 32)")
+		}
+		for i, s := range list {
+			if len(s) < auth.MinSecretLength {
+				return fmt.Errorf("secret %d has %d characters; each needs at least %d (try: openssl rand -base64 32)", i+1, len(s), auth.MinSecretLength)
+			}
+		}
+		*target = list
+		return nil
+	}
+}
+
+// storeKind stores where sessions live: "" for the embedded file,
+// "memory", or a Redis URL.
+func storeKind(target *string) func(value) error {
+	return func(v value) error {
+		switch {
+		case v.text == "embedded":
+			*target = ""
+		case v.text == "memory", strings.HasPrefix(v.text, "redis://"), strings.HasPrefix(v.text, "rediss://"):
+			*target = v.text
+		default:
+			return errors.New("must be embedded, memory, or a redis:// URL")
+		}
+		return nil
+	}
+}
+
+// positiveDuration stores a duration longer than zero.
+func positiveDuration(target *time.Duration) func(value) error {
+	return func(v value) error {
+		d, err := time.ParseDuration(v.text)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a positive duration such as 30m or 12h", v.text)
+		}
+		*target = d
+		return nil
+	}
+}
+
+// logLevel stores a slog level by name.
+func logLevel(target *slog.Level) func(value) error {
+	return func(v value) error {
+		if err := target.UnmarshalText([]byte(v.text)); err != nil {
+			return fmt.Errorf("%q is not one of debug, info, warn, error", v.text)
+		}
+		return nil
+	}
 }
 
 func isLoopback(host string) bool {
@@ -253,7 +404,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func printUsage(w io.Writer, all []*setting) {
+// printUsage writes --help: every setting of the table, then the flags
+// that are not settings.
+func (t table) printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: latchkey [flags]
 
 latchkey signs people in to a web app through OpenID Connect. With no
@@ -264,16 +417,15 @@ Each setting comes from its flag, else the environment, else a .env file in
 the working directory, else its default.
 
 `)
-	for _, s := range all {
-		names := s.env
-		if len(s.aliases) > 0 {
-			names += " (or " + strings.Join(s.aliases, ", ") + ")"
-		}
+	for _, s := range t {
 		def := s.def
+		if s.shown != "" {
+			def = s.shown
+		}
 		if def == "" {
 			def = "none"
 		}
-		fmt.Fprintf(w, "  --%s\n      %s: %s (default: %s)\n", s.flag, names, s.usage, def)
+		fmt.Fprintf(w, "  --%s\n      %s: %s (default: %s)\n", s.flag, t.either(s.name), s.usage, def)
 	}
 	fmt.Fprint(w, `  --env-file
       file of KEY=value settings read at start (default: .env; empty: none)

@@ -193,6 +193,16 @@ func TestLoadConfigValues(t *testing.T) {
 			},
 		},
 		{
+			name:   "the environment beats .env whatever name each uses",
+			env:    map[string]string{"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_CLIENT_ID": "a0id", "APP_SECRET_KEY": goodSecret},
+			dotenv: "OIDC_ISSUER=https://id.example.com\nOIDC_CLIENT_ID=cid\n",
+			check: func(t *testing.T, cfg *config) {
+				if cfg.issuer != "https://tenant.eu.auth0.com/" || cfg.clientID != "a0id" {
+					t.Errorf("issuer %q client %q, want the environment's Auth0 tenant and a0id", cfg.issuer, cfg.clientID)
+				}
+			},
+		},
+		{
 			name: "http issuer on loopback",
 			env:  map[string]string{"OIDC_ISSUER": "http://127.0.0.1:9000", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret},
 			args: []string{"--env-file="},
@@ -270,6 +280,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "real provider without a session secret", env: with(map[string]string{"SESSION_SECRET": ""}), want: []string{"SESSION_SECRET"}},
 		{name: "short session secret", env: with(map[string]string{"SESSION_SECRET": "too-short"}), want: []string{"SESSION_SECRET"}},
 		{name: "short second session secret", env: with(map[string]string{"SESSION_SECRET": goodSecret + ",short"}), want: []string{"SESSION_SECRET"}},
+		{name: "session secret of separators only", env: with(map[string]string{"SESSION_SECRET": " , "}), want: []string{"SESSION_SECRET"}},
 		{name: "short secret in development too", env: map[string]string{"SESSION_SECRET": "short"}, want: []string{"SESSION_SECRET"}},
 		{name: "short secret under its Auth0 name", env: map[string]string{"APP_SECRET_KEY": "short"}, want: []string{"APP_SECRET_KEY"}},
 		{name: "port not a number", env: map[string]string{"PORT": "http"}, want: []string{"PORT"}},
@@ -350,6 +361,11 @@ func TestLoadConfigHelp(t *testing.T) {
 			} {
 				if !strings.Contains(usage, name) {
 					t.Errorf("usage does not mention %s", name)
+				}
+			}
+			for _, s := range new(config).settings() {
+				if !strings.Contains(usage, "--"+s.flag+"\n") || !strings.Contains(usage, s.name) {
+					t.Errorf("usage does not describe %s (--%s)", s.name, s.flag)
 				}
 			}
 			for _, def := range []string{"(default: 3000)", "(default: openid profile email)", "(default: 24h)", "(default: .env"} {
