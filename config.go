@@ -94,8 +94,8 @@ func (c *config) settings() table {
 			usage: "a session not used for this long ends"},
 		{name: "SESSION_MAX_AGE", flag: "session-max-age", def: "24h", parse: positiveDuration(&c.sessionMaxAge),
 			usage: "absolute lifetime of a session"},
-		{name: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", parse: positiveDuration(&c.providerTimeout),
-			usage: "timeout of each call to the provider"},
+		{name: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", parse: durationUpTo(&c.providerTimeout, time.Minute),
+			usage: "timeout of each call to the provider, at most 1m; a callback, which makes two, is bounded at twice this"},
 		{name: "LOG_LEVEL", flag: "log-level", def: "info", parse: logLevel(&c.logLevel),
 			usage: "debug, info, warn or error"},
 	}
@@ -230,6 +230,17 @@ func validate(c *config, t table) []problem {
 		bad("SESSION_IDLE_TIMEOUT", "%s: %v is longer than %s (%v)", c.nameOf("SESSION_IDLE_TIMEOUT"), c.sessionIdle, c.nameOf("SESSION_MAX_AGE"), c.sessionMaxAge)
 	}
 	return problems
+}
+
+// callbackTimeout bounds a whole callback: it makes up to two calls to
+// the provider (the code exchange, then userinfo), each of which may take
+// PROVIDER_TIMEOUT.
+func (c *config) callbackTimeout() time.Duration { return 2 * c.providerTimeout }
+
+// writeTimeout bounds the time to answer a request, which must leave a
+// callback the time to finish and write its page.
+func (c *config) writeTimeout() time.Duration {
+	return max(30*time.Second, c.callbackTimeout()+10*time.Second)
 }
 
 // nameOf is the name setting was given under, else its own name.
@@ -382,6 +393,20 @@ func positiveDuration(target *time.Duration) func(value) error {
 			return fmt.Errorf("%q is not a positive duration such as 30m or 12h", v.text)
 		}
 		*target = d
+		return nil
+	}
+}
+
+// durationUpTo stores a positive duration of at most limit.
+func durationUpTo(target *time.Duration, limit time.Duration) func(value) error {
+	positive := positiveDuration(target)
+	return func(v value) error {
+		if err := positive(v); err != nil {
+			return err
+		}
+		if *target > limit {
+			return fmt.Errorf("%v is longer than the limit of %v", *target, limit)
+		}
 		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"latchkey/auth"
 )
 
 const (
@@ -297,6 +300,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "client id without an issuer", env: map[string]string{"OIDC_CLIENT_ID": "cid"}, want: []string{"OIDC_ISSUER"}},
 		{name: "zero session lifetime", env: map[string]string{"SESSION_MAX_AGE": "0s"}, want: []string{"SESSION_MAX_AGE"}},
 		{name: "provider timeout not a duration", env: map[string]string{"PROVIDER_TIMEOUT": "soon"}, want: []string{"PROVIDER_TIMEOUT"}},
+		{name: "provider timeout over a minute", env: map[string]string{"PROVIDER_TIMEOUT": "61s"}, want: []string{"PROVIDER_TIMEOUT"}},
 		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{"LOG_LEVEL"}},
 		{
 			name: "several bad settings at once",
@@ -463,6 +467,39 @@ func TestMainExitStatusForBadConfiguration(t *testing.T) {
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+func TestProviderTimeoutBoundsTheCallback(t *testing.T) {
+	tests := []struct {
+		name         string
+		timeout      string // PROVIDER_TIMEOUT; "" for the default
+		wantCallback time.Duration
+	}{
+		{name: "default", wantCallback: 20 * time.Second},
+		{name: "short", timeout: "3s", wantCallback: 6 * time.Second},
+		{name: "longer than the old fixed bound", timeout: "20s", wantCallback: 40 * time.Second},
+		{name: "the limit", timeout: "1m", wantCallback: 2 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig([]string{"latchkey", "--env-file="}, fakeEnv(map[string]string{"PROVIDER_TIMEOUT": tt.timeout}), io.Discard)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			cfg.baseURL = &url.URL{Scheme: "http", Host: "localhost:3000"}
+			deps, err := wire(cfg, slog.New(slog.DiscardHandler), auth.NewMemoryStore(nil), &loopback{origin: cfg.baseURL})
+			if err != nil {
+				t.Fatalf("wire: %v", err)
+			}
+			if deps.ProviderTimeout != tt.wantCallback {
+				t.Errorf("callback bound = %v, want %v (two provider calls of PROVIDER_TIMEOUT each)", deps.ProviderTimeout, tt.wantCallback)
+			}
+			// The server must not cut the callback's answer short.
+			if w := cfg.writeTimeout(); w <= deps.ProviderTimeout {
+				t.Errorf("write timeout %v does not leave the callback its %v", w, deps.ProviderTimeout)
 			}
 		})
 	}

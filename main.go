@@ -95,7 +95,7 @@ func run(ctx context.Context, version string, args []string, getenv func(string)
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      cfg.writeTimeout(),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -164,7 +164,8 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 			IdleTimeout: cfg.sessionIdle,
 			MaxAge:      cfg.sessionMaxAge,
 		}),
-		Assets: assets,
+		Assets:          assets,
+		ProviderTimeout: cfg.callbackTimeout(),
 	}
 	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
 	if issuer == "" {

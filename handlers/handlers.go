@@ -28,7 +28,8 @@ type Deps struct {
 	// DevIdP, when set, configures the built-in development provider,
 	// mounted at /dev-idp. Its sign-in page is drawn here.
 	DevIdP *devidp.Config
-	// ProviderTimeout bounds the provider calls one callback makes.
+	// ProviderTimeout bounds the provider calls one callback makes
+	// together (14 s when zero).
 	ProviderTimeout time.Duration
 }
 
