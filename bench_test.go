@@ -47,7 +47,7 @@ func startBenchApp(b *testing.B, env map[string]string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, func(k string) string { return env[k] }, io.Discard, logs)
+		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, logs)
 	}()
 	b.Cleanup(func() {
 		cancel()

@@ -119,7 +119,7 @@ type problem struct {
 // the environment, else the .env file, else its default; then the rules
 // that join settings. It returns flag.ErrHelp after printing the usage for
 // --help.
-func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
+func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config, error) {
 	cfg := &config{given: map[string]string{}}
 	t := cfg.settings()
 	fs := flag.NewFlagSet("latchkey", flag.ContinueOnError)
@@ -151,7 +151,7 @@ func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*c
 		return nil, &configError{problems: []string{err.Error()}}
 	}
 
-	sources := []func(string) string{getenv, func(k string) string { return dotenv[k] }}
+	sources := []map[string]string{env, dotenv}
 	var problems []problem
 	for _, s := range t {
 		v, ok := s.lookup(flags, sources)
@@ -174,6 +174,19 @@ func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (*c
 	return cfg, nil
 }
 
+// environment turns os.Environ's KEY=value list into a map. The first of
+// two entries for one name wins, as with os.Getenv.
+func environment(list []string) map[string]string {
+	env := make(map[string]string, len(list))
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if _, seen := env[k]; ok && k != "" && !seen {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // readDotenv reads the settings file; the default .env may be missing.
 func readDotenv(path string) (map[string]string, error) {
 	if path == "" {
@@ -191,13 +204,13 @@ func readDotenv(path string) (map[string]string, error) {
 
 // lookup finds the value of s: its flag, else the first of its names set
 // in the first source that sets one. An empty value counts as not set.
-func (s setting) lookup(flags map[string]string, sources []func(string) string) (value, bool) {
+func (s setting) lookup(flags map[string]string, sources []map[string]string) (value, bool) {
 	if v, ok := flags[s.name]; ok {
 		return value{text: v, name: "--" + s.flag}, true
 	}
-	for _, get := range sources {
+	for _, source := range sources {
 		for _, name := range s.names() {
-			if v := get(name); v != "" {
+			if v := source[name]; v != "" {
 				return value{text: v, name: name}, true
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,11 +24,6 @@ const (
 	goodSecret  = "0123456789abcdef0123456789abcdef"
 	otherSecret = "fedcba9876543210fedcba9876543210"
 )
-
-// fakeEnv is an environment holding only env.
-func fakeEnv(env map[string]string) func(string) string {
-	return func(k string) string { return env[k] }
-}
 
 // writeDotenv writes a .env file and returns its path.
 func writeDotenv(t *testing.T, content string) string {
@@ -223,7 +219,7 @@ func TestLoadConfigValues(t *testing.T) {
 				args = append(args, "--env-file="+writeDotenv(t, tt.dotenv))
 			}
 			var stdout bytes.Buffer
-			cfg, err := loadConfig(args, fakeEnv(tt.env), &stdout)
+			cfg, err := loadConfig(args, tt.env, &stdout)
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -246,7 +242,7 @@ func TestLoadConfigWithoutDotenvInWorkingDirectory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(tt.args, fakeEnv(nil), io.Discard)
+			cfg, err := loadConfig(tt.args, nil, io.Discard)
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -322,7 +318,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			}
 			args = append(args, tt.args...)
 			var stdout bytes.Buffer
-			cfg, err := loadConfig(args, fakeEnv(tt.env), &stdout)
+			cfg, err := loadConfig(args, tt.env, &stdout)
 			if err == nil {
 				t.Fatalf("loadConfig accepted the configuration: %+v", cfg)
 			}
@@ -354,7 +350,7 @@ func TestLoadConfigHelp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
-			_, err := loadConfig([]string{"latchkey", tt.arg}, fakeEnv(nil), &stdout)
+			_, err := loadConfig([]string{"latchkey", tt.arg}, nil, &stdout)
 			if !errors.Is(err, flag.ErrHelp) {
 				t.Fatalf("error = %v, want flag.ErrHelp", err)
 			}
@@ -400,7 +396,7 @@ func TestRunBeforeServing(t *testing.T) {
 			// Nothing here may serve; were it to, the cancelled context stops it.
 			cancel()
 			var stdout, stderr bytes.Buffer
-			err := run(ctx, "test", append([]string{"latchkey", "--env-file="}, tt.args...), fakeEnv(tt.env), &stdout, &stderr)
+			err := run(ctx, "test", append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, &stdout, &stderr)
 			if tt.wantCfgErr != "" {
 				if !slices.ContainsFunc(problemsOf(t, err), func(p string) bool { return strings.HasPrefix(p, tt.wantCfgErr) }) {
 					t.Errorf("error %v does not name %s", err, tt.wantCfgErr)
@@ -485,7 +481,7 @@ func TestProviderTimeoutBoundsTheCallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig([]string{"latchkey", "--env-file="}, fakeEnv(map[string]string{"PROVIDER_TIMEOUT": tt.timeout}), io.Discard)
+			cfg, err := loadConfig([]string{"latchkey", "--env-file="}, map[string]string{"PROVIDER_TIMEOUT": tt.timeout}, io.Discard)
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -500,6 +496,27 @@ func TestProviderTimeoutBoundsTheCallback(t *testing.T) {
 			// The server must not cut the callback's answer short.
 			if w := cfg.writeTimeout(); w <= deps.ProviderTimeout {
 				t.Errorf("write timeout %v does not leave the callback its %v", w, deps.ProviderTimeout)
+			}
+		})
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	tests := []struct {
+		name string
+		list []string
+		want map[string]string
+	}{
+		{name: "names and values", list: []string{"PORT=3000", "BASE_URL=http://localhost:3000"}, want: map[string]string{"PORT": "3000", "BASE_URL": "http://localhost:3000"}},
+		{name: "a value holding =", list: []string{"OIDC_SCOPES=a=b"}, want: map[string]string{"OIDC_SCOPES": "a=b"}},
+		{name: "the first of two entries wins, as with os.Getenv", list: []string{"PORT=1", "PORT=2"}, want: map[string]string{"PORT": "1"}},
+		{name: "an empty value is kept", list: []string{"HOST="}, want: map[string]string{"HOST": ""}},
+		{name: "entries without a name are skipped", list: []string{"=C:=C:\\latchkey", "junk"}, want: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := environment(tt.list); !maps.Equal(got, tt.want) {
+				t.Errorf("environment(%q) = %q, want %q", tt.list, got, tt.want)
 			}
 		})
 	}

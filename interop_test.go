@@ -494,7 +494,7 @@ func startAppAt(t *testing.T, env map[string]string) (*testApp, error) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		runErr = run(ctx, "test", []string{"latchkey", "--env-file="}, func(k string) string { return env[k] }, io.Discard, logs)
+		runErr = run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, logs)
 	}()
 	listening := false
 	stop := sync.OnceFunc(func() {

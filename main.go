@@ -35,7 +35,7 @@ var version string
 func main() {
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, buildVersion(), os.Args, os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, buildVersion(), os.Args, environment(os.Environ()), os.Stdout, os.Stderr)
 	stop()
 	var cfgErr *configError
 	switch {
@@ -49,10 +49,11 @@ func main() {
 	}
 }
 
-// run is the whole program: it reads the configuration, serves until ctx
-// is done, then shuts down gracefully. version is what --version prints.
-func run(ctx context.Context, version string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(args, getenv, stdout)
+// run is the whole program: it reads the configuration from args and env
+// (the process environment), serves until ctx is done, then shuts down
+// gracefully. version is what --version prints.
+func run(ctx context.Context, version string, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, env, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

@@ -43,7 +43,7 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	done := make(chan error, 1)
 	argv := append([]string{"latchkey", "--env-file="}, args...)
 	go func() {
-		done <- run(ctx, "test", argv, func(k string) string { return env[k] }, io.Discard, logs)
+		done <- run(ctx, "test", argv, env, io.Discard, logs)
 	}()
 	stop := sync.OnceFunc(func() {
 		cancel()
@@ -263,9 +263,7 @@ func TestDevProviderLoginLogout(t *testing.T) {
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, func(k string) string {
-		return map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}[k]
-	}, io.Discard, &stderr)
+	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}, io.Discard, &stderr)
 	var cfgErr *configError
 	if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "SESSION_SECRET") {
 		t.Fatalf("run error = %v, want a configuration error naming SESSION_SECRET", err)
