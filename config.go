@@ -38,11 +38,16 @@ type config struct {
 	sessionMaxAge   time.Duration
 	providerTimeout time.Duration
 	logLevel        slog.Level
+	devProvider     string // DEV_PROVIDER: "auto" or "off"
 	showVersion     bool
 
-	// given maps each setting that was set to the name it was set under,
-	// as the user wrote it ("AUTH0_DOMAIN", "--port"): messages use it.
-	given map[string]string
+	// devIdP says that the built-in development provider signs people
+	// in: no issuer is set, on what looks like a developer's machine.
+	devIdP bool
+
+	// given holds each setting that was set, with the name it was set
+	// under as the user wrote it ("AUTH0_DOMAIN", "--port"): messages use it.
+	given map[string]value
 }
 
 // setting is one row of the configuration table: the names a value is
@@ -84,6 +89,8 @@ func (c *config) settings() table {
 			usage: "client secret registered at the provider; none for a public client"},
 		{name: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", parse: words(&c.scopes),
 			usage: "scopes to request, separated by spaces or commas"},
+		{name: "DEV_PROVIDER", flag: "dev-provider", def: "auto", parse: oneOf(&c.devProvider, "auto", "off"),
+			usage: "auto: without an issuer, the built-in development provider signs people in on a developer's machine (see below); off: never, an issuer is required"},
 		{name: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", shown: "random per process, with the development provider only", parse: secrets(&c.sessionSecrets),
 			usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)"},
 		{name: "SESSION_STORE", flag: "session-store", def: "embedded", parse: storeKind(&c.sessionStore),
@@ -120,7 +127,7 @@ type problem struct {
 // that join settings. It returns flag.ErrHelp after printing the usage for
 // --help.
 func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config, error) {
-	cfg := &config{given: map[string]string{}}
+	cfg := &config{given: map[string]value{}}
 	t := cfg.settings()
 	fs := flag.NewFlagSet("latchkey", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -157,7 +164,7 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 		v, ok := s.lookup(flags, sources)
 		switch {
 		case ok:
-			cfg.given[s.name] = v.name
+			cfg.given[s.name] = v
 		case s.def != "":
 			v = value{text: s.def, name: s.name}
 		default:
@@ -228,11 +235,19 @@ func validate(c *config, t table) []problem {
 		problems = append(problems, problem{setting, fmt.Sprintf(format, a...)})
 	}
 	_, hasIssuer := c.given["OIDC_ISSUER"]
-	switch _, hasClient := c.given["OIDC_CLIENT_ID"]; {
+	_, hasClient := c.given["OIDC_CLIENT_ID"]
+	switch notDev := c.notADevelopersMachine(); {
 	case hasIssuer && !hasClient:
 		bad("OIDC_CLIENT_ID", "%s: required when %s is set", t.either("OIDC_CLIENT_ID"), c.nameOf("OIDC_ISSUER"))
-	case !hasIssuer && hasClient:
-		bad("OIDC_ISSUER", "%s: required when %s is set", t.either("OIDC_ISSUER"), c.nameOf("OIDC_CLIENT_ID"))
+	case hasIssuer:
+	case c.devProvider == "off":
+		bad("OIDC_ISSUER", "%s: required, as %s is off", t.either("OIDC_ISSUER"), c.nameOf("DEV_PROVIDER"))
+	case len(notDev) > 0:
+		bad("OIDC_ISSUER", "%s: missing. Without an issuer, latchkey serves its development provider, where anyone can sign in as a demo user; "+
+			"it does so only on a developer's machine, and here %s. Set OIDC_ISSUER to your provider's issuer URL",
+			t.either("OIDC_ISSUER"), strings.Join(notDev, " and "))
+	default:
+		c.devIdP = true
 	}
 	if hasIssuer && len(c.sessionSecrets) == 0 {
 		if _, ok := c.given["SESSION_SECRET"]; !ok {
@@ -256,10 +271,28 @@ func (c *config) writeTimeout() time.Duration {
 	return max(30*time.Second, c.callbackTimeout()+10*time.Second)
 }
 
+// notADevelopersMachine lists the settings that show this is not a
+// developer's machine, where the development provider may run: the
+// client's settings (or their Auth0 names), or a BASE_URL that is not http
+// on a loopback host.
+func (c *config) notADevelopersMachine() []string {
+	var found []string
+	for _, setting := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} {
+		if v, ok := c.given[setting]; ok {
+			found = append(found, v.name+" is set")
+		}
+	}
+	// A BASE_URL that is not a URL at all has a problem of its own.
+	if u := c.baseURL; u != nil && (u.Scheme != "http" || !isLoopback(u.Hostname())) {
+		found = append(found, fmt.Sprintf("%s is %s, not http on localhost", c.nameOf("BASE_URL"), u))
+	}
+	return found
+}
+
 // nameOf is the name setting was given under, else its own name.
 func (c *config) nameOf(setting string) string {
-	if name, ok := c.given[setting]; ok {
-		return name
+	if v, ok := c.given[setting]; ok {
+		return v.name
 	}
 	return setting
 }
@@ -297,6 +330,17 @@ func (t table) configError(problems []problem) *configError {
 		err.problems = append(err.problems, p.text)
 	}
 	return err
+}
+
+// oneOf stores one of the choices.
+func oneOf(target *string, choices ...string) func(value) error {
+	return func(v value) error {
+		if !slices.Contains(choices, v.text) {
+			return fmt.Errorf("%q is not one of %s", v.text, strings.Join(choices, ", "))
+		}
+		*target = v.text
+		return nil
+	}
 }
 
 // text stores the value as it is.
@@ -434,8 +478,11 @@ func logLevel(target *slog.Level) func(value) error {
 	}
 }
 
+// isLoopback says whether host names this machine: localhost and its
+// subdomains (RFC 6761), or a loopback address.
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -447,12 +494,18 @@ func isLoopback(host string) bool {
 func (t table) printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: latchkey [flags]
 
-latchkey signs people in to a web app through OpenID Connect. With no
-provider configured it serves a development identity provider at
-BASE_URL/dev-idp.
+latchkey signs people in to a web app through OpenID Connect.
 
 Each setting comes from its flag, else the environment, else a .env file in
 the working directory, else its default.
+
+The identity provider: with OIDC_ISSUER (or AUTH0_DOMAIN) set, people sign
+in there. Without it, latchkey serves its built-in development provider at
+BASE_URL/dev-idp, where anyone can sign in as a demo user, but only on what
+looks like a developer's machine: no OIDC_CLIENT_ID or OIDC_CLIENT_SECRET
+(nor their AUTH0_ names), and BASE_URL unset or http on a loopback host
+(localhost, 127.0.0.1, [::1]). Anything else without an issuer is an error,
+and so is no issuer with DEV_PROVIDER=off.
 
 `)
 	for _, s := range t {

@@ -255,20 +255,6 @@ func TestLoadConfigWithoutDotenvInWorkingDirectory(t *testing.T) {
 
 func TestLoadConfigErrors(t *testing.T) {
 	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret}
-	with := func(changes map[string]string) map[string]string {
-		env := map[string]string{}
-		for k, v := range provider {
-			env[k] = v
-		}
-		for k, v := range changes {
-			if v == "" {
-				delete(env, k)
-			} else {
-				env[k] = v
-			}
-		}
-		return env
-	}
 	missingEnvFile := filepath.Join(t.TempDir(), "missing.env")
 	tests := []struct {
 		name string
@@ -276,10 +262,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		args []string
 		want []string // the settings the error names, in order
 	}{
-		{name: "real provider without a session secret", env: with(map[string]string{"SESSION_SECRET": ""}), want: []string{"SESSION_SECRET"}},
-		{name: "short session secret", env: with(map[string]string{"SESSION_SECRET": "too-short"}), want: []string{"SESSION_SECRET"}},
-		{name: "short second session secret", env: with(map[string]string{"SESSION_SECRET": goodSecret + ",short"}), want: []string{"SESSION_SECRET"}},
-		{name: "session secret of separators only", env: with(map[string]string{"SESSION_SECRET": " , "}), want: []string{"SESSION_SECRET"}},
+		{name: "real provider without a session secret", env: changed(provider, map[string]string{"SESSION_SECRET": ""}), want: []string{"SESSION_SECRET"}},
+		{name: "short session secret", env: changed(provider, map[string]string{"SESSION_SECRET": "too-short"}), want: []string{"SESSION_SECRET"}},
+		{name: "short second session secret", env: changed(provider, map[string]string{"SESSION_SECRET": goodSecret + ",short"}), want: []string{"SESSION_SECRET"}},
+		{name: "session secret of separators only", env: changed(provider, map[string]string{"SESSION_SECRET": " , "}), want: []string{"SESSION_SECRET"}},
 		{name: "short secret in development too", env: map[string]string{"SESSION_SECRET": "short"}, want: []string{"SESSION_SECRET"}},
 		{name: "short secret under its Auth0 name", env: map[string]string{"APP_SECRET_KEY": "short"}, want: []string{"APP_SECRET_KEY"}},
 		{name: "port not a number", env: map[string]string{"PORT": "http"}, want: []string{"PORT"}},
@@ -290,9 +276,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "base URL with an ftp scheme", env: map[string]string{"BASE_URL": "ftp://app.example.com"}, want: []string{"BASE_URL"}},
 		{name: "base URL without a host", env: map[string]string{"BASE_URL": "app.example.com"}, want: []string{"BASE_URL"}},
 		{name: "base URL with a query", env: map[string]string{"BASE_URL": "https://app.example.com?x=1"}, want: []string{"BASE_URL"}},
-		{name: "http issuer on a public host", env: with(map[string]string{"OIDC_ISSUER": "http://id.example.com"}), want: []string{"OIDC_ISSUER"}},
-		{name: "issuer without a scheme", env: with(map[string]string{"OIDC_ISSUER": "id.example.com"}), want: []string{"OIDC_ISSUER"}},
-		{name: "issuer without a client id", env: with(map[string]string{"OIDC_CLIENT_ID": ""}), want: []string{"OIDC_CLIENT_ID"}},
+		{name: "http issuer on a public host", env: changed(provider, map[string]string{"OIDC_ISSUER": "http://id.example.com"}), want: []string{"OIDC_ISSUER"}},
+		{name: "issuer without a scheme", env: changed(provider, map[string]string{"OIDC_ISSUER": "id.example.com"}), want: []string{"OIDC_ISSUER"}},
+		{name: "issuer without a client id", env: changed(provider, map[string]string{"OIDC_CLIENT_ID": ""}), want: []string{"OIDC_CLIENT_ID"}},
 		{name: "client id without an issuer", env: map[string]string{"OIDC_CLIENT_ID": "cid"}, want: []string{"OIDC_ISSUER"}},
 		{name: "zero session lifetime", env: map[string]string{"SESSION_MAX_AGE": "0s"}, want: []string{"SESSION_MAX_AGE"}},
 		{name: "provider timeout not a duration", env: map[string]string{"PROVIDER_TIMEOUT": "soon"}, want: []string{"PROVIDER_TIMEOUT"}},
@@ -387,6 +373,7 @@ func TestRunBeforeServing(t *testing.T) {
 	}{
 		{name: "bad setting", args: []string{"--port=nope"}, wantCfgErr: "--port"},
 		{name: "real provider without a secret", env: map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid"}, wantCfgErr: "SESSION_SECRET"},
+		{name: "public base URL without an issuer", env: map[string]string{"BASE_URL": "https://app.example.com", "SESSION_SECRET": goodSecret}, wantCfgErr: "OIDC_ISSUER"},
 		{name: "version", args: []string{"--version"}, wantStdout: "latchkey "},
 		{name: "help", args: []string{"--help"}, wantStdout: "Usage: latchkey"},
 	}
@@ -435,6 +422,12 @@ func TestMainExitStatusForBadConfiguration(t *testing.T) {
 	}{
 		{name: "bad port", env: []string{"PORT=nope"}, wantCode: 2, wantErr: []string{"latchkey: invalid configuration", "PORT:"}},
 		{name: "several bad settings", env: []string{"PORT=nope", "BASE_URL=ftp://x.example.com"}, wantCode: 2, wantErr: []string{"PORT:", "BASE_URL:"}},
+		{
+			name:     "issuer forgotten on a public base URL",
+			env:      []string{"BASE_URL=https://app.example.com", "SESSION_SECRET=" + goodSecret},
+			wantCode: 2,
+			wantErr:  []string{"OIDC_ISSUER (or AUTH0_DOMAIN): missing", "BASE_URL is https://app.example.com"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -520,4 +513,83 @@ func TestEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDevProviderOnlyOnADevelopersMachine(t *testing.T) {
+	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantDev bool     // the development provider signs people in
+		wantErr []string // else: the configuration error says all of these
+	}{
+		{name: "nothing configured", wantDev: true},
+		{name: "localhost base URL", env: map[string]string{"BASE_URL": "http://localhost:8080"}, wantDev: true},
+		{name: "IPv4 loopback base URL", env: map[string]string{"BASE_URL": "http://127.0.0.1:3000"}, wantDev: true},
+		{name: "IPv6 loopback base URL", env: map[string]string{"BASE_URL": "http://[::1]:3000"}, wantDev: true},
+		{name: "a subdomain of localhost", env: map[string]string{"BASE_URL": "http://app.localhost:3000"}, wantDev: true},
+		{name: "a session secret of one's own", env: map[string]string{"SESSION_SECRET": goodSecret}, wantDev: true},
+		{name: "a real provider", env: provider},
+		{name: "a real provider with the switch off", env: changed(provider, map[string]string{"DEV_PROVIDER": "off"})},
+		{
+			name:    "public https base URL",
+			env:     map[string]string{"BASE_URL": "https://app.example.com", "SESSION_SECRET": goodSecret},
+			wantErr: []string{"OIDC_ISSUER (or AUTH0_DOMAIN): missing", "BASE_URL is https://app.example.com, not http on localhost"},
+		},
+		{name: "public http base URL", env: map[string]string{"BASE_URL": "http://app.example.com"}, wantErr: []string{"BASE_URL is http://app.example.com"}},
+		{name: "network address", env: map[string]string{"BASE_URL": "http://192.168.1.10:3000"}, wantErr: []string{"BASE_URL is http://192.168.1.10:3000"}},
+		{name: "https on localhost", env: map[string]string{"BASE_URL": "https://localhost:3000"}, wantErr: []string{"BASE_URL is https://localhost:3000"}},
+		{name: "a host that only starts like localhost", env: map[string]string{"BASE_URL": "http://localhost.example.com"}, wantErr: []string{"BASE_URL is http://localhost.example.com"}},
+		{name: "base URL flag", args: []string{"--base-url=https://app.example.com"}, wantErr: []string{"--base-url is https://app.example.com"}},
+		{name: "client id", env: map[string]string{"OIDC_CLIENT_ID": "cid"}, wantErr: []string{"OIDC_CLIENT_ID is set"}},
+		{name: "client secret", env: map[string]string{"OIDC_CLIENT_SECRET": "s3cret"}, wantErr: []string{"OIDC_CLIENT_SECRET is set"}},
+		{name: "Auth0 client id", env: map[string]string{"AUTH0_CLIENT_ID": "a0id"}, wantErr: []string{"AUTH0_CLIENT_ID is set"}},
+		{name: "Auth0 client secret", env: map[string]string{"AUTH0_CLIENT_SECRET": "a0secret"}, wantErr: []string{"AUTH0_CLIENT_SECRET is set"}},
+		{
+			name:    "everything but the issuer",
+			env:     map[string]string{"AUTH0_CLIENT_ID": "a0id", "AUTH0_CLIENT_SECRET": "a0secret", "APP_SECRET_KEY": goodSecret, "BASE_URL": "https://app.example.com"},
+			wantErr: []string{"AUTH0_CLIENT_ID is set and AUTH0_CLIENT_SECRET is set and BASE_URL is https://app.example.com"},
+		},
+		{name: "switched off", env: map[string]string{"DEV_PROVIDER": "off"}, wantErr: []string{"OIDC_ISSUER (or AUTH0_DOMAIN): required, as DEV_PROVIDER is off"}},
+		{name: "switched off by flag", args: []string{"--dev-provider=off"}, wantErr: []string{"required, as --dev-provider is off"}},
+		{name: "switch explicitly auto", env: map[string]string{"DEV_PROVIDER": "auto"}, wantDev: true},
+		{name: "unknown switch value", env: map[string]string{"DEV_PROVIDER": "no"}, wantErr: []string{`DEV_PROVIDER: "no" is not one of auto, off`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, io.Discard)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("loadConfig accepted the configuration (development provider %v)", cfg.devIdP)
+				}
+				problemsOf(t, err)
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error does not say %q:\n%v", want, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.devIdP != tt.wantDev {
+				t.Errorf("development provider = %v, want %v", cfg.devIdP, tt.wantDev)
+			}
+		})
+	}
+}
+
+// changed is env with changes made; an empty value removes a name.
+func changed(env, changes map[string]string) map[string]string {
+	out := maps.Clone(env)
+	for k, v := range changes {
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }

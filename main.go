@@ -169,7 +169,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		ProviderTimeout: cfg.callbackTimeout(),
 	}
 	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
-	if issuer == "" {
+	if cfg.devIdP {
 		issuer = base.JoinPath("/dev-idp").String()
 		clientID, clientSecret = "latchkey-dev", randomSecret()
 		deps.DevIdP = &devidp.Config{
