@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -61,6 +62,9 @@ type setting struct {
 	shown   string // the default as --help puts it, when def does not say it
 	usage   string
 	parse   func(v value) error
+	// hints are names other software uses for this setting; whoever sets
+	// one is pointed here.
+	hints []string
 }
 
 // value is a setting's text and the name it was given under.
@@ -80,9 +84,11 @@ func (c *config) settings() table {
 		{name: "HOST", flag: "host", shown: "all interfaces", parse: text(&c.host),
 			usage: "interface to listen on; empty for all"},
 		{name: "BASE_URL", flag: "base-url", shown: "http://localhost:PORT", parse: baseURL(&c.baseURL),
-			usage: "public URL of the app, such as https://app.example.com; the callback is BASE_URL/callback"},
+			usage: "public URL of the app, such as https://app.example.com; the callback is BASE_URL/callback",
+			hints: []string{"AUTH0_BASE_URL", "AUTH0_CALLBACK_URL", "OIDC_REDIRECT_URI", "OIDC_REDIRECT_URL", "OIDC_CALLBACK_URL"}},
 		{name: "OIDC_ISSUER", aliases: []string{"AUTH0_DOMAIN"}, flag: "oidc-issuer", shown: "none: the built-in development provider", parse: issuerURL(&c.issuer),
-			usage: "issuer URL of the OpenID provider (AUTH0_DOMAIN gives https://DOMAIN/)"},
+			usage: "issuer URL of the OpenID provider (AUTH0_DOMAIN gives https://DOMAIN/)",
+			hints: []string{"AUTH0_ISSUER_BASE_URL", "AUTH0_ISSUER", "OIDC_PROVIDER_URL", "OIDC_DISCOVERY_URL"}},
 		{name: "OIDC_CLIENT_ID", aliases: []string{"AUTH0_CLIENT_ID"}, flag: "oidc-client-id", parse: text(&c.clientID),
 			usage: "client ID registered at the provider; required with an issuer"},
 		{name: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", parse: text(&c.clientSecret),
@@ -92,7 +98,8 @@ func (c *config) settings() table {
 		{name: "DEV_PROVIDER", flag: "dev-provider", def: "auto", parse: oneOf(&c.devProvider, "auto", "off"),
 			usage: "auto: without an issuer, the built-in development provider signs people in on a developer's machine (see below); off: never, an issuer is required"},
 		{name: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", shown: "random per process, with the development provider only", parse: secrets(&c.sessionSecrets),
-			usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)"},
+			usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)",
+			hints: []string{"AUTH0_SECRET", "SESSION_KEY"}},
 		{name: "SESSION_STORE", flag: "session-store", def: "embedded", parse: storeKind(&c.sessionStore),
 			usage: "where sessions live: embedded (a file in DATA_DIR), memory, or redis://[user:password@]host:port/db (rediss:// for TLS) for several instances"},
 		{name: "DATA_DIR", flag: "data-dir", def: "./latchkey-data", parse: text(&c.dataDir),
@@ -145,7 +152,7 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 			t.printUsage(stdout)
 			return nil, err
 		}
-		return nil, &configError{problems: []string{err.Error()}}
+		return nil, &configError{problems: []string{t.flagError(err)}}
 	}
 	if fs.NArg() > 0 {
 		return nil, &configError{problems: []string{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}}
@@ -159,7 +166,7 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 	}
 
 	sources := []map[string]string{env, dotenv}
-	var problems []problem
+	problems := t.unknownNames(env, dotenv, *envFile)
 	for _, s := range t {
 		v, ok := s.lookup(flags, sources)
 		switch {
@@ -243,8 +250,8 @@ func validate(c *config, t table) []problem {
 	case c.devProvider == "off":
 		bad("OIDC_ISSUER", "%s: required, as %s is off", t.either("OIDC_ISSUER"), c.nameOf("DEV_PROVIDER"))
 	case len(notDev) > 0:
-		bad("OIDC_ISSUER", "%s: missing. Without an issuer, latchkey serves its development provider, where anyone can sign in as a demo user; "+
-			"it does so only on a developer's machine, and here %s. Set OIDC_ISSUER to your provider's issuer URL",
+		bad("OIDC_ISSUER", "%s: missing, and %s: the built-in development provider, where anyone can sign in as a demo user, "+
+			"runs only on a developer's machine. Set OIDC_ISSUER to your provider's issuer URL",
 			t.either("OIDC_ISSUER"), strings.Join(notDev, " and "))
 	default:
 		c.devIdP = true
@@ -341,6 +348,163 @@ func oneOf(target *string, choices ...string) func(value) error {
 		*target = v.text
 		return nil
 	}
+}
+
+// unknownNames finds the names in the environment and in .env that are
+// meant for latchkey but are none of its settings: any name in latchkey's
+// namespace, a setting's name with latchkey's own prefix, and in .env, a
+// near miss of a setting's name. Other names belong to the user's shell
+// and to other programs.
+func (t table) unknownNames(env, dotenv map[string]string, envFile string) []problem {
+	var problems []problem
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if why := t.unknown(name, false); why != "" {
+			problems = append(problems, problem{"", name + ": " + why})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(dotenv)) {
+		if why := t.unknown(name, true); why != "" {
+			problems = append(problems, problem{"", name + " in " + envFile + ": " + why})
+		}
+	}
+	return problems
+}
+
+// unknown says why name is a mistake, or "" when it is a setting or none
+// of latchkey's business. nearMisses counts names close to a setting's
+// as mistakes, as they are in a file written for latchkey.
+func (t table) unknown(name string, nearMisses bool) string {
+	if slices.ContainsFunc(t, func(s setting) bool { return slices.Contains(s.names(), name) }) {
+		return ""
+	}
+	upper := strings.ToUpper(name)
+	if rest, ok := strings.CutPrefix(upper, "LATCHKEY_"); ok {
+		// Other LATCHKEY_ names are left to the programs around latchkey,
+		// such as its tests.
+		if t.unknown(rest, true) == "" && t.suggest(rest, false) == "" {
+			return ""
+		}
+		return "latchkey's settings have no prefix" + didYouMean(t.suggest(rest, true))
+	}
+	if inNamespace(upper) {
+		return "not a latchkey setting" + didYouMean(t.suggest(upper, true))
+	}
+	if nearMisses {
+		if s := t.suggest(upper, false); s != "" {
+			return "not a latchkey setting" + didYouMean(s)
+		}
+	}
+	return ""
+}
+
+// inNamespace says whether an upper-case name is latchkey's to define,
+// being one of its prefixes.
+func inNamespace(name string) bool {
+	if name == "SESSION_MANAGER" { // set by X11 desktop sessions
+		return false
+	}
+	for _, prefix := range []string{"OIDC_", "AUTH0_", "SESSION_", "DEV_PROVIDER"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest is the setting an upper-case name most likely meant, or "".
+// A hint names its setting. Otherwise the closest name or alias is
+// chosen; loosely, when name is a mistake anyway (a near name, or one that
+// starts like a setting's), strictly otherwise, as other programs' names
+// may be close to a setting's (HOME and HOST).
+func (t table) suggest(name string, loose bool) string {
+	best, bestDistance := "", -1
+	for _, s := range t {
+		if slices.Contains(s.hints, name) {
+			return t.either(s.name)
+		}
+		for _, candidate := range s.names() {
+			d := distance(name, candidate)
+			limit := 1
+			switch {
+			case loose && (strings.HasPrefix(name, candidate) || strings.HasPrefix(candidate, name)):
+				limit = d
+			case loose:
+				limit = max(2, len(candidate)/3)
+			case len(candidate) > 6:
+				limit = 2
+			}
+			if d <= limit && (bestDistance < 0 || d < bestDistance) {
+				best, bestDistance = candidate, d
+			}
+		}
+	}
+	return best
+}
+
+// flagError is the flag package's complaint, with a suggestion for a flag
+// it does not know.
+func (t table) flagError(err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return err.Error()
+	}
+	// --OIDC_ISSUER is as likely as --oidc-issuer-url.
+	name = strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "-")), "_", "-")
+	best, bestDistance := "", -1
+	for _, flag := range append(t.flags(), "env-file", "version") {
+		d := distance(name, flag)
+		if d <= max(2, len(flag)/3) || strings.HasPrefix(name, flag) {
+			if bestDistance < 0 || d < bestDistance {
+				best, bestDistance = "--"+flag, d
+			}
+		}
+	}
+	return err.Error() + didYouMean(best)
+}
+
+// flags are the settings' flags.
+func (t table) flags() []string {
+	var flags []string
+	for _, s := range t {
+		flags = append(flags, s.flag)
+	}
+	return flags
+}
+
+func didYouMean(suggestion string) string {
+	if suggestion == "" {
+		return " (latchkey --help lists them)"
+	}
+	return "; did you mean " + suggestion + "?"
+}
+
+// distance is the optimal string alignment distance of a and b: how many
+// characters must be inserted, deleted, replaced, or swapped with their
+// neighbour to make one the other.
+func distance(a, b string) int {
+	// rows[i%3][j] is the distance of a[:i] and b[:j].
+	var rows [3][]int
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		row, up, upUp := rows[i%3], rows[(i-1)%3], rows[(i+1)%3]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			row[j] = min(up[j]+1, row[j-1]+1, up[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				row[j] = min(row[j], upUp[j-2]+1)
+			}
+		}
+	}
+	return rows[len(a)%3][len(b)]
 }
 
 // text stores the value as it is.
@@ -497,7 +661,9 @@ func (t table) printUsage(w io.Writer) {
 latchkey signs people in to a web app through OpenID Connect.
 
 Each setting comes from its flag, else the environment, else a .env file in
-the working directory, else its default.
+the working directory, else its default. A name that starts with OIDC_,
+AUTH0_, SESSION_ or DEV_PROVIDER but is no setting is an error, and so is a
+name in .env that is close to a setting's.
 
 The identity provider: with OIDC_ISSUER (or AUTH0_DOMAIN) set, people sign
 in there. Without it, latchkey serves its built-in development provider at

@@ -422,6 +422,7 @@ func TestMainExitStatusForBadConfiguration(t *testing.T) {
 	}{
 		{name: "bad port", env: []string{"PORT=nope"}, wantCode: 2, wantErr: []string{"latchkey: invalid configuration", "PORT:"}},
 		{name: "several bad settings", env: []string{"PORT=nope", "BASE_URL=ftp://x.example.com"}, wantCode: 2, wantErr: []string{"PORT:", "BASE_URL:"}},
+		{name: "misspelt issuer", env: []string{"OIDC_ISSUER_URL=https://id.example.com"}, wantCode: 2, wantErr: []string{"OIDC_ISSUER_URL: not a latchkey setting; did you mean OIDC_ISSUER?"}},
 		{
 			name:     "issuer forgotten on a public base URL",
 			env:      []string{"BASE_URL=https://app.example.com", "SESSION_SECRET=" + goodSecret},
@@ -592,4 +593,100 @@ func changed(env, changes map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+func TestUnknownSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		dotenv  string // written to a file passed as --env-file when set
+		args    []string
+		wantErr []string // all of these in the error; none: the configuration is accepted
+	}{
+		{name: "issuer with a suffix", env: map[string]string{"OIDC_ISSUER_URL": "https://id.example.com"}, wantErr: []string{"OIDC_ISSUER_URL: not a latchkey setting; did you mean OIDC_ISSUER?"}},
+		{name: "Auth0 domain with two letters swapped", env: map[string]string{"AUTH0_DOMIAN": "tenant.eu.auth0.com"}, wantErr: []string{"AUTH0_DOMIAN: not a latchkey setting; did you mean AUTH0_DOMAIN?"}},
+		{name: "plural session secret", env: map[string]string{"SESSION_SECRETS": goodSecret}, wantErr: []string{"SESSION_SECRETS: not a latchkey setting; did you mean SESSION_SECRET?"}},
+		{name: "client id without its underscore", env: map[string]string{"OIDC_CLIENTID": "cid"}, wantErr: []string{"did you mean OIDC_CLIENT_ID?"}},
+		{name: "a shortened name", env: map[string]string{"SESSION_TIMEOUT": "1h"}, wantErr: []string{"did you mean SESSION_IDLE_TIMEOUT?"}},
+		{name: "lower case", env: map[string]string{"oidc_issuer": "https://id.example.com"}, wantErr: []string{"oidc_issuer: not a latchkey setting; did you mean OIDC_ISSUER?"}},
+		{name: "the switch misspelt", env: map[string]string{"DEV_PROVIDERS": "off"}, wantErr: []string{"did you mean DEV_PROVIDER?"}},
+		{name: "another Auth0 sample's secret", env: map[string]string{"AUTH0_SECRET": goodSecret}, wantErr: []string{"AUTH0_SECRET: not a latchkey setting; did you mean SESSION_SECRET (or APP_SECRET_KEY)?"}},
+		{name: "another Auth0 sample's issuer", env: map[string]string{"AUTH0_ISSUER_BASE_URL": "https://tenant.eu.auth0.com"}, wantErr: []string{"did you mean OIDC_ISSUER (or AUTH0_DOMAIN)?"}},
+		{name: "a callback URL", env: map[string]string{"AUTH0_CALLBACK_URL": "https://app.example.com/callback"}, wantErr: []string{"did you mean BASE_URL?"}},
+		{name: "nothing like a setting", env: map[string]string{"OIDC_FROBNICATE": "1"}, wantErr: []string{"OIDC_FROBNICATE: not a latchkey setting (latchkey --help lists them)"}},
+		{name: "an API audience", env: map[string]string{"AUTH0_AUDIENCE": "https://api.example.com"}, wantErr: []string{"AUTH0_AUDIENCE: not a latchkey setting"}},
+		{name: "a setting under latchkey's name", env: map[string]string{"LATCHKEY_OIDC_ISSUER": "https://id.example.com"}, wantErr: []string{"LATCHKEY_OIDC_ISSUER: latchkey's settings have no prefix; did you mean OIDC_ISSUER?"}},
+		{name: "port under latchkey's name", env: map[string]string{"LATCHKEY_PORT": "4000"}, wantErr: []string{"did you mean PORT?"}},
+		{
+			name:    "every mistake at once, before the settings' own problems",
+			env:     map[string]string{"SESSION_SECRETS": goodSecret, "OIDC_ISSUER_URL": "https://id.example.com", "PORT": "x"},
+			wantErr: []string{"invalid configuration:\n  OIDC_ISSUER_URL: not a latchkey setting; did you mean OIDC_ISSUER?\n  SESSION_SECRETS: not a latchkey setting; did you mean SESSION_SECRET?\n  PORT:"},
+		},
+		{name: "a near miss in .env", dotenv: "BASE_URI=http://localhost:3000\n", wantErr: []string{"BASE_URI in ", "not a latchkey setting; did you mean BASE_URL?"}},
+		{name: "a missing underscore in .env", dotenv: "DATADIR=/var/lib/latchkey\n", wantErr: []string{"DATADIR in ", "did you mean DATA_DIR?"}},
+		{name: "lower case in .env", dotenv: "port=4000\n", wantErr: []string{"did you mean PORT?"}},
+		{name: "latchkey's namespace in .env", dotenv: "OIDC_ISSUER_URL=https://id.example.com\n", wantErr: []string{"did you mean OIDC_ISSUER?"}},
+		{name: "unknown flag", args: []string{"--oidc-issuer-url=https://id.example.com"}, wantErr: []string{"flag provided but not defined: -oidc-issuer-url; did you mean --oidc-issuer?"}},
+		{name: "flag written as its variable", args: []string{"--OIDC_ISSUER=https://id.example.com"}, wantErr: []string{"did you mean --oidc-issuer?"}},
+		{name: "flag nothing like another", args: []string{"--frobnicate"}, wantErr: []string{"flag provided but not defined: -frobnicate (latchkey --help lists them)"}},
+
+		{name: "the shell's own variables", env: map[string]string{"HOME": "/home/ada", "HOSTNAME": "box", "PATH": "/usr/bin", "PWD": "/src", "TERM": "xterm"}},
+		{name: "a desktop session", env: map[string]string{"SESSION_MANAGER": "local/box:@/tmp/.ICE-unix/1234"}},
+		{name: "the tests' variables", env: map[string]string{"LATCHKEY_SCREENSHOTS": "/tmp/shots", exitStatusChild: "1"}},
+		{name: "near misses in the environment are the shell's", env: map[string]string{"BASE_URI": "x", "LOGLEVEL": "debug", "DATADIR": "/tmp"}},
+		{name: "other programs' names in .env", dotenv: "COMPOSE_PROJECT_NAME=app\nSECRET_KEY=flask\nDATABASE_URL=postgres://db\nHOME_PAGE=/\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"latchkey", "--env-file="}, tt.args...)
+			if tt.dotenv != "" {
+				args = append(args, "--env-file="+writeDotenv(t, tt.dotenv))
+			}
+			cfg, err := loadConfig(args, tt.env, io.Discard)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("loadConfig: %v", err)
+				}
+				if !cfg.devIdP {
+					t.Errorf("configuration not taken as a developer's machine")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loadConfig accepted the configuration")
+			}
+			problemsOf(t, err)
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDistance(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		want int
+	}{
+		{name: "equal", a: "PORT", b: "PORT", want: 0},
+		{name: "empty", a: "", b: "HOST", want: 4},
+		{name: "one replaced", a: "BASE_URI", b: "BASE_URL", want: 1},
+		{name: "one inserted", a: "DATADIR", b: "DATA_DIR", want: 1},
+		{name: "neighbours swapped", a: "AUTH0_DOMIAN", b: "AUTH0_DOMAIN", want: 1},
+		{name: "suffix", a: "OIDC_ISSUER_URL", b: "OIDC_ISSUER", want: 4},
+		{name: "two replaced", a: "HOME", b: "HOST", want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := distance(tt.a, tt.b); got != tt.want {
+				t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+			}
+			if got := distance(tt.b, tt.a); got != tt.want {
+				t.Errorf("distance(%q, %q) = %d, want %d", tt.b, tt.a, got, tt.want)
+			}
+		})
+	}
 }
