@@ -45,6 +45,12 @@ type config struct {
 	// devIdP says that the built-in development provider signs people
 	// in: no issuer is set, on what looks like a developer's machine.
 	devIdP bool
+	// loopbackOnly says to listen on 127.0.0.1 and ::1 only: the
+	// development provider is in use and HOST is not set.
+	loopbackOnly bool
+	// devIdPExposed says that the development provider is reachable from
+	// the network, as HOST is set to more than loopback.
+	devIdPExposed bool
 
 	// given holds each setting that was set, with the name it was set
 	// under as the user wrote it ("AUTH0_DOMAIN", "--port"): messages use it.
@@ -81,7 +87,7 @@ func (c *config) settings() table {
 	return table{
 		{name: "PORT", flag: "port", def: "3000", parse: portNumber(&c.port),
 			usage: "TCP port to listen on; 0 picks a free one"},
-		{name: "HOST", flag: "host", shown: "all interfaces", parse: text(&c.host),
+		{name: "HOST", flag: "host", shown: "127.0.0.1 and ::1 with the development provider, else all interfaces", parse: text(&c.host),
 			usage: "interface to listen on; empty for all"},
 		{name: "BASE_URL", flag: "base-url", shown: "http://localhost:PORT", parse: baseURL(&c.baseURL),
 			usage: "public URL of the app, such as https://app.example.com; the callback is BASE_URL/callback",
@@ -255,6 +261,9 @@ func validate(c *config, t table) []problem {
 			t.either("OIDC_ISSUER"), strings.Join(notDev, " and "))
 	default:
 		c.devIdP = true
+		host, hostGiven := c.given["HOST"]
+		c.loopbackOnly = !hostGiven
+		c.devIdPExposed = hostGiven && !isLoopback(host.text)
 	}
 	if hasIssuer && len(c.sessionSecrets) == 0 {
 		if _, ok := c.given["SESSION_SECRET"]; !ok {
@@ -671,7 +680,9 @@ BASE_URL/dev-idp, where anyone can sign in as a demo user, but only on what
 looks like a developer's machine: no OIDC_CLIENT_ID or OIDC_CLIENT_SECRET
 (nor their AUTH0_ names), and BASE_URL unset or http on a loopback host
 (localhost, 127.0.0.1, [::1]). Anything else without an issuer is an error,
-and so is no issuer with DEV_PROVIDER=off.
+and so is no issuer with DEV_PROVIDER=off. With the development provider,
+latchkey listens on 127.0.0.1 and ::1 only, unless HOST is set: then every
+page warns that the demo login is reachable from the network.
 
 `)
 	for _, s := range t {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -686,6 +687,146 @@ func TestDistance(t *testing.T) {
 			}
 			if got := distance(tt.b, tt.a); got != tt.want {
 				t.Errorf("distance(%q, %q) = %d, want %d", tt.b, tt.a, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDevProviderListensOnLoopbackUnlessHostIsSet(t *testing.T) {
+	external := externalAddress(t)
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantExposed bool // reachable from the network, and every page says so
+	}{
+		{name: "no HOST: loopback only", env: map[string]string{}},
+		{name: "HOST on loopback", env: map[string]string{"HOST": "127.0.0.1"}},
+		{name: "HOST on every interface", env: map[string]string{"HOST": "0.0.0.0"}, wantExposed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := startApp(t, tt.env)
+			u, err := url.Parse(app.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := u.Port()
+			addrs := listenAddrs(t, app.logs.String())
+			for _, addr := range addrs {
+				host, _, err := net.SplitHostPort(addr)
+				if err != nil {
+					t.Fatalf("listening address %q: %v", addr, err)
+				}
+				if ip := net.ParseIP(host); !tt.wantExposed && (ip == nil || !ip.IsLoopback()) {
+					t.Errorf("listening on %s, want loopback only", addr)
+				}
+			}
+			if tt.env["HOST"] == "" && hasIPv6Loopback() && !slices.Contains(addrs, "[::1]:"+port) {
+				t.Errorf("listening on %q, want [::1]:%s too: browsers try ::1 for localhost", addrs, port)
+			}
+			if !canDial("127.0.0.1:" + port) {
+				t.Errorf("127.0.0.1:%s does not answer", port)
+			}
+			if external != nil {
+				if got := canDial(net.JoinHostPort(external.String(), port)); got != tt.wantExposed {
+					t.Errorf("reachable at this machine's address %s: %v, want %v", external, got, tt.wantExposed)
+				}
+			}
+
+			home := newBrowser(t).get(app.URL + "/")
+			if !home.has("dev-idp-banner") {
+				t.Fatalf("home page does not mark the development provider:\n%s", home.body)
+			}
+			if got := home.has("dev-idp-exposed"); got != tt.wantExposed {
+				t.Errorf("page warns the demo login is reachable from the network: %v, want %v\n%s", got, tt.wantExposed, home.text("dev-idp-banner"))
+			}
+			if got := strings.Contains(app.logs.String(), "reachable from the network"); got != tt.wantExposed {
+				t.Errorf("start-up log warns the provider is reachable from the network: %v, want %v\n%s", got, tt.wantExposed, app.logs)
+			}
+		})
+	}
+}
+
+// listenAddrs are the addresses the program's start-up log says it
+// listens on.
+func listenAddrs(t *testing.T, logs string) []string {
+	t.Helper()
+	for line := range strings.Lines(logs) {
+		if !strings.Contains(line, "msg=listening") {
+			continue
+		}
+		for field := range strings.FieldsSeq(line) {
+			if list, ok := strings.CutPrefix(field, "addr="); ok {
+				return strings.Split(list, ",")
+			}
+		}
+	}
+	t.Fatalf("no listening address in the log:\n%s", logs)
+	return nil
+}
+
+// externalAddress is an IPv4 address of this machine other than loopback,
+// or nil when it has none.
+func externalAddress(t *testing.T) net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatalf("list this machine's addresses: %v", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP
+		}
+	}
+	t.Log("this machine has no address but loopback; only the listening addresses are checked")
+	return nil
+}
+
+func hasIPv6Loopback() bool {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func canDial(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func TestListeningHost(t *testing.T) {
+	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret}
+	tests := []struct {
+		name             string
+		env              map[string]string
+		args             []string
+		wantLoopbackOnly bool
+		wantExposed      bool
+	}{
+		{name: "development provider", wantLoopbackOnly: true},
+		{name: "an empty HOST is no HOST", env: map[string]string{"HOST": ""}, wantLoopbackOnly: true},
+		{name: "development provider on every interface", env: map[string]string{"HOST": "0.0.0.0"}, wantExposed: true},
+		{name: "development provider on every interface, by flag", args: []string{"--host="}, wantExposed: true},
+		{name: "development provider on a network address", env: map[string]string{"HOST": "192.168.1.10"}, wantExposed: true},
+		{name: "development provider on localhost", env: map[string]string{"HOST": "localhost"}},
+		{name: "development provider on ::1", env: map[string]string{"HOST": "::1"}},
+		{name: "real provider", env: provider},
+		{name: "real provider on every interface", env: changed(provider, map[string]string{"HOST": "0.0.0.0"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, io.Discard)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.loopbackOnly != tt.wantLoopbackOnly || cfg.devIdPExposed != tt.wantExposed {
+				t.Errorf("loopback only %v, exposed %v; want %v, %v", cfg.loopbackOnly, cfg.devIdPExposed, tt.wantLoopbackOnly, tt.wantExposed)
 			}
 		})
 	}

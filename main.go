@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,12 +67,16 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
-	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	listeners, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+		return err
 	}
-	defer listener.Close()
-	port := listener.Addr().(*net.TCPAddr).Port
+	var addrs []string
+	for _, l := range listeners {
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	port := listeners[0].Addr().(*net.TCPAddr).Port
 	if cfg.baseURL == nil {
 		cfg.baseURL = &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(port)}
 	}
@@ -101,9 +106,16 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(listener) }()
-	log.Info("listening", "url", cfg.baseURL.String(), "addr", listener.Addr().String(), "version", version)
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { serveErr <- srv.Serve(l) }()
+	}
+	log.Info("listening", "url", cfg.baseURL.String(), "addr", strings.Join(addrs, ","), "version", version)
+	if cfg.devIdPExposed {
+		log.Warn("the development identity provider is reachable from the network: anyone who can reach "+
+			"this address can sign in as a demo user. Leave HOST unset to listen on loopback only",
+			"HOST", cfg.host)
+	}
 
 	// Discovery runs once the listener is up: the development provider is
 	// served by this very process.
@@ -124,6 +136,34 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// listen opens the listeners: on HOST, or with the development provider
+// and no HOST, on loopback only — 127.0.0.1, and ::1 on the same port
+// where the machine has it, since browsers try both for localhost.
+func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
+	if !cfg.loopbackOnly {
+		l, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+		if err != nil {
+			return nil, fmt.Errorf("listen on port %d: %w", cfg.port, err)
+		}
+		return []net.Listener{l}, nil
+	}
+	v4, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1 port %d: %w", cfg.port, err)
+	}
+	port := strconv.Itoa(v4.Addr().(*net.TCPAddr).Port)
+	v6, err := net.Listen("tcp", net.JoinHostPort("::1", port))
+	switch {
+	case err == nil:
+		return []net.Listener{v4, v6}, nil
+	case errors.Is(err, syscall.EADDRINUSE):
+		log.Warn("another program listens on [::1]:"+port+"; a browser may reach it instead of latchkey at localhost:"+port, "err", err)
+	default:
+		log.Debug("no IPv6 loopback: listening on 127.0.0.1 only", "err", err)
+	}
+	return []net.Listener{v4}, nil
 }
 
 // wire builds the relying party, sessions and, without a configured
@@ -167,6 +207,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		}),
 		Assets:          assets,
 		ProviderTimeout: cfg.callbackTimeout(),
+		DevIdPExposed:   cfg.devIdPExposed,
 	}
 	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
 	if cfg.devIdP {

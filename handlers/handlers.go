@@ -28,6 +28,9 @@ type Deps struct {
 	// DevIdP, when set, configures the built-in development provider,
 	// mounted at /dev-idp. Its sign-in page is drawn here.
 	DevIdP *devidp.Config
+	// DevIdPExposed says that the development provider is reachable from
+	// the network: every page then warns that anyone can sign in.
+	DevIdPExposed bool
 	// ProviderTimeout bounds the provider calls one callback makes
 	// together (14 s when zero).
 	ProviderTimeout time.Duration
@@ -43,6 +46,7 @@ func New(d Deps) (http.Handler, error) {
 		d.ProviderTimeout = 14 * time.Second
 	}
 	p := newPages(d.Logger, assets.paths(), d.DevIdP != nil)
+	p.devIdPExposed = d.DevIdP != nil && d.DevIdPExposed
 	var idp http.Handler
 	if d.DevIdP != nil {
 		cfg := *d.DevIdP

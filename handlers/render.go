@@ -21,6 +21,8 @@ type pages struct {
 	log    *slog.Logger
 	assets views.Assets
 	devIdP bool
+	// devIdPExposed: the development provider is reachable from the network.
+	devIdPExposed bool
 
 	// buffers hold pages while they are drawn.
 	buffers sync.Pool
@@ -54,6 +56,7 @@ func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Sh
 		LoginURL: loginURL("", false),
 		DevIdP:   p.devIdP,
 	}
+	s.DevIdPExposed = p.devIdPExposed
 	if path != "/" {
 		s.LoginURL = loginURL(auth.SafeReturnPath(path), false)
 	}

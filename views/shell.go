@@ -16,6 +16,9 @@ type Shell struct {
 	LoginURL string
 	// DevIdP marks that the built-in development provider is in use.
 	DevIdP bool
+	// DevIdPExposed marks that the development provider is reachable from
+	// the network, so that anyone who can open the page can sign in.
+	DevIdPExposed bool
 	// AuthRequired marks pages that only a signed-in user may see.
 	AuthRequired bool
 }
