@@ -577,8 +577,9 @@ func words(target *[]string) func(value) error {
 	}
 }
 
-// secrets stores comma-separated cookie secrets, each long enough.
+// secrets stores comma-separated cookie secrets, each strong enough.
 func secrets(target *[]string) func(value) error {
+	const advice = "make a strong one with: openssl rand -base64 32"
 	return func(v value) error {
 		var list []string
 		for s := range strings.SplitSeq(v.text, ",") {
@@ -587,16 +588,122 @@ func secrets(target *[]string) func(value) error {
 			}
 		}
 		if len(list) == 0 {
-			return errors.New("holds no secret (try: openssl rand -base64 32)")
+			return errors.New("holds no secret; " + advice)
 		}
 		for i, s := range list {
-			if len(s) < auth.MinSecretLength {
-				return fmt.Errorf("secret %d has %d characters; each needs at least %d (try: openssl rand -base64 32)", i+1, len(s), auth.MinSecretLength)
+			which := "the secret"
+			if len(list) > 1 {
+				which = fmt.Sprintf("secret %d", i+1)
+			}
+			if why := weakness(s); why != "" {
+				return fmt.Errorf("%s %s; %s", which, why, advice)
 			}
 		}
 		*target = list
 		return nil
 	}
+}
+
+// weakness says why a cookie secret is too weak, or "" when it is not.
+// Besides a short secret, it refuses what people type in place of one:
+// a sample's placeholder, a few characters over and over, text that is at
+// least half repeats of itself (a word or pattern written again), or that
+// runs in steps (abcdef…, 0123…). A random secret of the required length
+// passes: base64 of 32 random bytes has some thirty different characters,
+// and a repeat of four or more of them is rare.
+func weakness(secret string) string {
+	if why := placeholder(secret); why != "" {
+		return why
+	}
+	if len(secret) < auth.MinSecretLength {
+		return fmt.Sprintf("has %d characters; it needs at least %d", len(secret), auth.MinSecretLength)
+	}
+	// Looking further than this shows nothing new, and bounds the work.
+	b := []byte(secret[:min(len(secret), 256)])
+	switch n := distinct(b); {
+	case n == 1:
+		return "is one character over and over"
+	case n < 6:
+		return fmt.Sprintf("uses only %d different characters", n)
+	}
+	if 2*repeated(b) >= len(b) {
+		return "repeats itself"
+	}
+	if d := steps(b); 2*repeated(d) >= len(d) {
+		return "runs in steps, as in abcdef or 0123"
+	}
+	return ""
+}
+
+// placeholder says how a secret is the text a sample puts in its place,
+// or "" when it is not.
+func placeholder(secret string) string {
+	// Auth0's quickstarts ship this one, 28 characters long.
+	if strings.EqualFold(secret, "ALongRandomlyGeneratedString") {
+		return "is the placeholder from Auth0's sample .env, not a secret"
+	}
+	folded := strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9':
+			return r
+		case 'A' <= r && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return -1
+	}, secret)
+	for _, phrase := range []string{"randomlygenerated", "changeme", "changethis", "replaceme", "yoursecret", "placeholder", "atleast32"} {
+		if strings.Contains(folded, phrase) {
+			return fmt.Sprintf("holds placeholder text (%q), not a secret", phrase)
+		}
+	}
+	return ""
+}
+
+// distinct counts the different bytes of b.
+func distinct(b []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range b {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
+	}
+	return n
+}
+
+// repeated counts the bytes of b that repeat an earlier part of it, four
+// bytes or more long: reading b from the start, each time the longest such
+// repeat is taken (it may overlap itself, as in aaaa).
+func repeated(b []byte) int {
+	covered := 0
+	for i := 1; i < len(b); {
+		longest := 0
+		for j := range i {
+			n := 0
+			for i+n < len(b) && b[j+n] == b[i+n] {
+				n++
+			}
+			longest = max(longest, n)
+		}
+		if longest < 4 {
+			i++
+			continue
+		}
+		covered += longest
+		i += longest
+	}
+	return covered
+}
+
+// steps is the difference of each byte of b and the next: a run such as
+// abcdef is a repeat in its steps.
+func steps(b []byte) []byte {
+	d := make([]byte, len(b)-1)
+	for i := range d {
+		d[i] = b[i+1] - b[i]
+	}
+	return d
 }
 
 // storeKind stores where sessions live: "" for the embedded file,

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"io"
@@ -21,9 +24,10 @@ import (
 	"latchkey/auth"
 )
 
+// Two secrets as openssl rand -base64 24 makes them.
 const (
-	goodSecret  = "0123456789abcdef0123456789abcdef"
-	otherSecret = "fedcba9876543210fedcba9876543210"
+	goodSecret  = "EuPJdIjXQhCMfMv/V+VpjpXEPDPZzVBq"
+	otherSecret = "ojg+gorSvEgdEdbkOfsShBCYAuhhlxWi"
 )
 
 // writeDotenv writes a .env file and returns its path.
@@ -423,6 +427,12 @@ func TestMainExitStatusForBadConfiguration(t *testing.T) {
 	}{
 		{name: "bad port", env: []string{"PORT=nope"}, wantCode: 2, wantErr: []string{"latchkey: invalid configuration", "PORT:"}},
 		{name: "several bad settings", env: []string{"PORT=nope", "BASE_URL=ftp://x.example.com"}, wantCode: 2, wantErr: []string{"PORT:", "BASE_URL:"}},
+		{
+			name:     "Auth0's sample secret",
+			env:      []string{"AUTH0_DOMAIN=tenant.eu.auth0.com", "AUTH0_CLIENT_ID=a0id", "AUTH0_CLIENT_SECRET=a0secret", "APP_SECRET_KEY=ALongRandomlyGeneratedString"},
+			wantCode: 2,
+			wantErr:  []string{"APP_SECRET_KEY: the secret is the placeholder from Auth0's sample .env", "openssl rand -base64 32"},
+		},
 		{name: "misspelt issuer", env: []string{"OIDC_ISSUER_URL=https://id.example.com"}, wantCode: 2, wantErr: []string{"OIDC_ISSUER_URL: not a latchkey setting; did you mean OIDC_ISSUER?"}},
 		{
 			name:     "issuer forgotten on a public base URL",
@@ -827,6 +837,107 @@ func TestListeningHost(t *testing.T) {
 			}
 			if cfg.loopbackOnly != tt.wantLoopbackOnly || cfg.devIdPExposed != tt.wantExposed {
 				t.Errorf("loopback only %v, exposed %v; want %v, %v", cfg.loopbackOnly, cfg.devIdPExposed, tt.wantLoopbackOnly, tt.wantExposed)
+			}
+		})
+	}
+}
+
+func TestWeakSessionSecrets(t *testing.T) {
+	tests := []struct {
+		name    string
+		secret  string
+		wantWhy string // part of the reason it is refused; "" when it is strong
+	}{
+		{name: "base64 of 24 random bytes", secret: goodSecret},
+		{name: "base64 of 32 random bytes", secret: "3fPaS1o8b3kq2rV0Kx9v7V8Y1g0mQf2ZtX9cJb5wLhU="},
+		{name: "hex of 16 random bytes", secret: "9f86d081884c7d659a2feaa0c55ad015"},
+		{name: "hex of 32 random bytes", secret: "a3f1c9e4b2d87f60c5e19a7b3d4f2e81c6b09d5a7e3f18c2b4d6a9e0f7c3b1d5"},
+		{name: "a random UUID", secret: "6f1c2a9e-3b7d-4e5f-8a0b-c4d2e1f3a5b7"},
+		{name: "a made-up phrase with a counter", secret: "provider-test-session-secret-0123456789abcdef"},
+
+		{name: "too short", secret: "too-short", wantWhy: "has 9 characters; it needs at least 32"},
+		{name: "one character", secret: strings.Repeat("a", 44), wantWhy: "is one character over and over"},
+		{name: "two characters", secret: strings.Repeat("ab", 22), wantWhy: "uses only 2 different characters"},
+		{name: "few characters in no order", secret: "abacabadabacabaeaeeddcbdbdcbaeca", wantWhy: "uses only 5 different characters"},
+		{name: "a word repeated", secret: strings.Repeat("password", 4), wantWhy: "repeats itself"},
+		{name: "a pattern repeated", secret: "0123456789abcdef0123456789abcdef", wantWhy: "repeats itself"},
+		{name: "a word with a counter", secret: "Password1Password2Password3Password4", wantWhy: "repeats itself"},
+		{name: "an alphabet", secret: "abcdefghijklmnopqrstuvwxyz012345", wantWhy: "runs in steps"},
+		{name: "every other letter", secret: "acegikmoqsuwyACEGIKMOQSUWY024682", wantWhy: "runs in steps"},
+		{name: "Auth0's placeholder", secret: "ALongRandomlyGeneratedString", wantWhy: "the placeholder from Auth0's sample .env"},
+		{name: "Auth0's placeholder, made long enough", secret: "ALongRandomlyGeneratedString1234", wantWhy: `placeholder text ("randomlygenerated")`},
+		{name: "Auth0's placeholder twice", secret: "ALongRandomlyGeneratedStringALongRandomlyGeneratedString", wantWhy: "placeholder text"},
+		{name: "another sample's placeholder", secret: "your-auth0-secret-at-least-32-characters-long", wantWhy: "placeholder text"},
+		{name: "change me", secret: "CHANGE-ME-before-going-live-2024!", wantWhy: `placeholder text ("changeme")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := weakness(tt.secret)
+			if tt.wantWhy == "" && got != "" {
+				t.Errorf("weakness(%q) = %q, want none", tt.secret, got)
+			}
+			if tt.wantWhy != "" && !strings.Contains(got, tt.wantWhy) {
+				t.Errorf("weakness(%q) = %q, want it to say %q", tt.secret, got, tt.wantWhy)
+			}
+		})
+	}
+}
+
+func TestRandomSessionSecretsAreStrong(t *testing.T) {
+	// Each kind is refused with a chance far below one in a billion.
+	kinds := []struct {
+		name string
+		make func() string
+	}{
+		{name: "openssl rand -base64 32", make: func() string { return base64.StdEncoding.EncodeToString(randomBytes(32)) }},
+		{name: "unpadded URL-safe base64 of 32 bytes", make: func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }},
+		{name: "openssl rand -hex 32", make: func() string { return hex.EncodeToString(randomBytes(32)) }},
+		{name: "openssl rand -hex 16", make: func() string { return hex.EncodeToString(randomBytes(16)) }},
+		{name: "two rand.Text", make: func() string { return rand.Text() + rand.Text() }},
+		{name: "latchkey's own", make: randomSecret},
+	}
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) {
+			for range 2000 {
+				if s := kind.make(); weakness(s) != "" {
+					t.Fatalf("random secret %q refused: %s", s, weakness(s))
+				}
+			}
+		})
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
+}
+
+func TestWeakSessionSecretsAreRefused(t *testing.T) {
+	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string // the start of the problem
+	}{
+		{name: "placeholder under its Auth0 name", env: changed(provider, map[string]string{"APP_SECRET_KEY": "ALongRandomlyGeneratedString"}),
+			wantErr: "APP_SECRET_KEY: the secret is the placeholder from Auth0's sample .env, not a secret; make a strong one with: openssl rand -base64 32"},
+		{name: "repeated word", env: changed(provider, map[string]string{"SESSION_SECRET": strings.Repeat("latchkey", 5)}),
+			wantErr: "SESSION_SECRET: the secret repeats itself; make a strong one with: openssl rand -base64 32"},
+		{name: "second of two", env: changed(provider, map[string]string{"SESSION_SECRET": goodSecret + "," + strings.Repeat("x", 40)}),
+			wantErr: "SESSION_SECRET: secret 2 is one character over and over; make a strong one with: openssl rand -base64 32"},
+		{name: "by flag", env: provider, args: []string{"--session-secret=" + strings.Repeat("ab", 20)},
+			wantErr: "--session-secret: the secret uses only 2 different characters"},
+		{name: "with the development provider too", env: map[string]string{"SESSION_SECRET": "abcdefghijklmnopqrstuvwxyz0123456789"},
+			wantErr: "SESSION_SECRET: the secret runs in steps"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, io.Discard)
+			var cfgErr *configError
+			if !errors.As(err, &cfgErr) || len(cfgErr.problems) != 1 || !strings.HasPrefix(cfgErr.problems[0], tt.wantErr) {
+				t.Errorf("error = %v, want one problem starting %q", err, tt.wantErr)
 			}
 		})
 	}
