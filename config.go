@@ -87,7 +87,7 @@ func (c *config) settings() table {
 	return table{
 		{name: "PORT", flag: "port", def: "3000", parse: portNumber(&c.port),
 			usage: "TCP port to listen on; 0 picks a free one"},
-		{name: "HOST", flag: "host", shown: "127.0.0.1 and ::1 with the development provider, else all interfaces", parse: text(&c.host),
+		{name: "HOST", flag: "host", shown: "all interfaces; loopback only with the development provider", parse: text(&c.host),
 			usage: "interface to listen on; empty for all"},
 		{name: "BASE_URL", flag: "base-url", shown: "http://localhost:PORT", parse: baseURL(&c.baseURL),
 			usage: "public URL of the app, such as https://app.example.com; the callback is BASE_URL/callback",
@@ -102,9 +102,9 @@ func (c *config) settings() table {
 		{name: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", parse: words(&c.scopes),
 			usage: "scopes to request, separated by spaces or commas"},
 		{name: "DEV_PROVIDER", flag: "dev-provider", def: "auto", parse: oneOf(&c.devProvider, "auto", "off"),
-			usage: "auto: without an issuer, the built-in development provider signs people in on a developer's machine (see below); off: never, an issuer is required"},
+			usage: "auto: without an issuer, the built-in development provider signs people in, on a developer's machine only (see above); off: never, an issuer is required"},
 		{name: "SESSION_SECRET", aliases: []string{"APP_SECRET_KEY"}, flag: "session-secret", shown: "random per process, with the development provider only", parse: secrets(&c.sessionSecrets),
-			usage: "comma-separated secrets of 32+ characters sealing cookies; the first seals, all open (required with a real provider)",
+			usage: "comma-separated secrets sealing cookies, each random and 32+ characters long (make one with: openssl rand -base64 32); the first seals, all open; required with a real provider",
 			hints: []string{"AUTH0_SECRET", "SESSION_KEY"}},
 		{name: "SESSION_STORE", flag: "session-store", def: "embedded", parse: storeKind(&c.sessionStore),
 			usage: "where sessions live: embedded (a file in DATA_DIR), memory, or redis://[user:password@]host:port/db (rediss:// for TLS) for several instances"},
@@ -800,13 +800,34 @@ page warns that the demo login is reachable from the network.
 		if def == "" {
 			def = "none"
 		}
-		fmt.Fprintf(w, "  --%s\n      %s: %s (default: %s)\n", s.flag, t.either(s.name), s.usage, def)
+		fmt.Fprintf(w, "  --%s\n", s.flag)
+		words := append(strings.Fields(t.either(s.name)+": "+s.usage), "(default: "+def+")")
+		fmt.Fprint(w, wrap(words, "      ", 78))
 	}
 	fmt.Fprint(w, `  --env-file
       file of KEY=value settings read at start (default: .env; empty: none)
   --version
       print the version and exit
 `)
+}
+
+// wrap lays words out in lines of at most width (a longer word has a
+// line of its own), each starting with indent.
+func wrap(words []string, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range words {
+		if line != indent && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // randomSecret is a secret for values nobody configures: the development
