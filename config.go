@@ -241,7 +241,8 @@ func (s setting) lookup(flags map[string]string, sources []map[string]string) (v
 // names is the setting's name, then its aliases.
 func (s setting) names() []string { return append([]string{s.name}, s.aliases...) }
 
-// validate checks the rules that join settings.
+// validate checks the rules that join settings, and settles what they
+// decide together: which provider signs people in, and where to listen.
 func validate(c *config, t table) []problem {
 	var problems []problem
 	bad := func(setting, format string, a ...any) {
@@ -267,7 +268,7 @@ func validate(c *config, t table) []problem {
 	}
 	if hasIssuer && len(c.sessionSecrets) == 0 {
 		if _, ok := c.given["SESSION_SECRET"]; !ok {
-			bad("SESSION_SECRET", "%s: required with a real identity provider (try: openssl rand -base64 32)", t.either("SESSION_SECRET"))
+			bad("SESSION_SECRET", "%s: required with a real identity provider; make one with: openssl rand -base64 32", t.either("SESSION_SECRET"))
 		}
 	}
 	if c.sessionIdle > 0 && c.sessionMaxAge > 0 && c.sessionIdle > c.sessionMaxAge {
@@ -407,7 +408,8 @@ func (t table) unknown(name string, nearMisses bool) string {
 }
 
 // inNamespace says whether an upper-case name is latchkey's to define,
-// being one of its prefixes.
+// being one of its prefixes. A family of settings under a prefix of its
+// own (ALLOWED_EMAILS, ALLOWED_GROUPS, …) adds the prefix here.
 func inNamespace(name string) bool {
 	if name == "SESSION_MANAGER" { // set by X11 desktop sessions
 		return false
@@ -421,10 +423,11 @@ func inNamespace(name string) bool {
 }
 
 // suggest is the setting an upper-case name most likely meant, or "".
-// A hint names its setting. Otherwise the closest name or alias is
-// chosen; loosely, when name is a mistake anyway (a near name, or one that
-// starts like a setting's), strictly otherwise, as other programs' names
-// may be close to a setting's (HOME and HOST).
+// A hint names its setting. Otherwise it is the closest name or alias:
+// loosely, when the name is refused anyway (one that starts like a
+// setting's counts as close); strictly, when being close is what would
+// refuse it, as other programs' names may be close to a setting's (HOME
+// and HOST).
 func (t table) suggest(name string, loose bool) string {
 	best, bestDistance := "", -1
 	for _, s := range t {

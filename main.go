@@ -183,7 +183,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		SessionMaxAge: cfg.sessionMaxAge,
 	})
 	if err != nil {
-		return handlers.Deps{}, &configError{problems: []string{"SESSION_SECRET: " + err.Error()}}
+		return handlers.Deps{}, &configError{problems: []string{cfg.nameOf("SESSION_SECRET") + ": " + err.Error()}}
 	}
 
 	assets, err := fs.Sub(assetFiles, "assets")
