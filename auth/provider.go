@@ -273,6 +273,39 @@ func nonceFrom(ctx context.Context) string {
 	return n
 }
 
+// maxCodeLength bounds an authorization code; providers' codes are tens
+// to a few hundred characters, Entra ID's over a thousand.
+const maxCodeLength = 8 << 10
+
+// CheckCallback makes the checks of the callback's query that cost
+// nothing — the provider's error, RFC 9207's iss, a code of sane length —
+// so that a callback that fails them spends no store write nor token
+// request. Finish makes them again. Errors are *ProviderError.
+func (p *Provider) CheckCallback(query url.Values) error {
+	c := p.conn.Load()
+	if c == nil {
+		return &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+	}
+	return p.checkCallback(c, query)
+}
+
+func (p *Provider) checkCallback(c *connection, query url.Values) error {
+	if e := query.Get("error"); e != "" {
+		return &ProviderError{Reason: ReasonRefused, Err: fmt.Errorf("provider answered error %.64q", e)}
+	}
+	// RFC 9207: an iss that is present must be the issuer, and a provider
+	// that promises to send it must send it.
+	if iss, ok := query["iss"]; ok || c.issRequired {
+		if !ok || len(iss) != 1 || iss[0] != p.cfg.Issuer {
+			return &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("authorization response iss %.256q does not match the issuer", query.Get("iss"))}
+		}
+	}
+	if code := query.Get("code"); code == "" || len(code) > maxCodeLength {
+		return &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("callback without a code, or with one of %d bytes", len(code))}
+	}
+	return nil
+}
+
 // Finish completes the attempt from the callback's query: it checks the
 // response, exchanges the code, verifies the ID token and reads userinfo.
 // The returned session has its User, IDToken, Tokens and ProviderSID set.
@@ -282,20 +315,10 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	if c == nil {
 		return nil, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
-	if e := query.Get("error"); e != "" {
-		return nil, &ProviderError{Reason: ReasonRefused, Err: fmt.Errorf("provider answered error %q", e)}
-	}
-	// RFC 9207: an iss that is present must be the issuer, and a provider
-	// that promises to send it must send it.
-	if iss, ok := query["iss"]; ok || c.issRequired {
-		if !ok || len(iss) != 1 || iss[0] != p.cfg.Issuer {
-			return nil, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("authorization response iss %q does not match the issuer", query.Get("iss"))}
-		}
+	if err := p.checkCallback(c, query); err != nil {
+		return nil, err
 	}
 	code := query.Get("code")
-	if code == "" {
-		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("callback without code")}
-	}
 
 	ctx = context.WithValue(ctx, nonceKey{}, a.Nonce)
 	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, c.rp, rp.WithCodeVerifier(a.Verifier))

@@ -46,6 +46,12 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 		}
 		// From here on, "Try again" starts the same login afresh.
 		retry := loginURL(attempt.ReturnTo, attempt.Popup)
+		// What costs nothing is checked before what costs a store write
+		// and a token request.
+		if err := provider.CheckCallback(q); err != nil {
+			p.fail(w, r, withRetry(fmt.Errorf("%w: %w", errSignIn, err), retry))
+			return
+		}
 		// The cookie is cleared now, but a copy of it could be replayed:
 		// the store remembers used states, across instances too.
 		first, err := sessions.ClaimOnce(r.Context(), "login:"+attempt.State, auth.LoginMaxAge)
