@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -26,9 +27,14 @@ func BenchmarkLogin(b *testing.B) {
 			transport := http.DefaultTransport.(*http.Transport).Clone()
 			b.Cleanup(transport.CloseIdleConnections)
 			b.ReportAllocs()
+			var n uint32
 			for b.Loop() {
 				jar, _ := cookiejar.New(nil)
-				client := &http.Client{Jar: jar, Transport: transport, Timeout: 10 * time.Second}
+				// Each login from a client of its own (X-Forwarded-For is
+				// believed from loopback), as the per-client limit expects.
+				n++
+				from := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}).String()
+				client := &http.Client{Jar: jar, Transport: forwardedFor(transport, from), Timeout: 10 * time.Second}
 				csrf := benchLogin(b, client, base)
 				b.StopTimer()
 				benchLogout(b, client, base, csrf)
@@ -150,4 +156,13 @@ func benchFetch(b *testing.B, client *http.Client, method, target string, form u
 		b.Fatalf("%s %s ended at %s with status %d:\n%s", method, target, resp.Request.URL, resp.StatusCode, page)
 	}
 	return string(page), resp.Request.URL
+}
+
+// forwardedFor sends every request through next with X-Forwarded-For: from.
+func forwardedFor(next http.RoundTripper, from string) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Forwarded-For", from)
+		return next.RoundTrip(r)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -38,6 +39,8 @@ type config struct {
 	sessionIdle     time.Duration
 	sessionMaxAge   time.Duration
 	providerTimeout time.Duration
+	loginRateLimit  int
+	trustedProxies  []netip.Prefix
 	logLevel        slog.Level
 	devProvider     string // DEV_PROVIDER: "auto" or "off"
 	showVersion     bool
@@ -116,6 +119,10 @@ func (c *config) settings() table {
 			usage: "absolute lifetime of a session"},
 		{name: "PROVIDER_TIMEOUT", flag: "provider-timeout", def: "10s", parse: durationUpTo(&c.providerTimeout, time.Minute),
 			usage: "timeout of each call to the provider, at most 1m; a callback, which makes two, is bounded at twice this"},
+		{name: "LOGIN_RATE_LIMIT", flag: "login-rate-limit", def: "60", parse: countUpTo(&c.loginRateLimit, 100_000),
+			usage: "logins each client may start, and finish, per minute (IPv6 clients counted by /64); more answer 429; 0 for no limit"},
+		{name: "TRUSTED_PROXIES", flag: "trusted-proxies", def: "loopback", parse: proxyList(&c.trustedProxies),
+			usage: "comma-separated addresses or CIDR ranges of the reverse proxies in front of latchkey, whose X-Forwarded-For tells clients apart; loopback for 127.0.0.0/8 and ::1, none for no proxy"},
 		{name: "LOG_LEVEL", flag: "log-level", def: "info", parse: logLevel(&c.logLevel),
 			usage: "debug, info, warn or error"},
 	}
@@ -747,6 +754,48 @@ func durationUpTo(target *time.Duration, limit time.Duration) func(value) error 
 		if *target > limit {
 			return fmt.Errorf("%v is longer than the limit of %v", *target, limit)
 		}
+		return nil
+	}
+}
+
+// countUpTo stores a whole number from 0 to limit.
+func countUpTo(target *int, limit int) func(value) error {
+	return func(v value) error {
+		n, err := strconv.Atoi(v.text)
+		if err != nil || n < 0 || n > limit {
+			return fmt.Errorf("%q is not a whole number from 0 to %d", v.text, limit)
+		}
+		*target = n
+		return nil
+	}
+}
+
+// proxyList stores addresses and CIDR ranges, as TRUSTED_PROXIES gives
+// them: "loopback" stands for 127.0.0.0/8 and ::1, "none" for nothing.
+func proxyList(target *[]netip.Prefix) func(value) error {
+	return func(v value) error {
+		var list []netip.Prefix
+		for item := range strings.SplitSeq(v.text, ",") {
+			switch item = strings.TrimSpace(item); {
+			case item == "":
+			case strings.EqualFold(item, "none"):
+			case strings.EqualFold(item, "loopback"):
+				list = append(list, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+			case strings.Contains(item, "/"):
+				p, err := netip.ParsePrefix(item)
+				if err != nil {
+					return fmt.Errorf("%q is not an address or CIDR range such as 10.0.0.0/8", item)
+				}
+				list = append(list, p.Masked())
+			default:
+				a, err := netip.ParseAddr(item)
+				if err != nil {
+					return fmt.Errorf("%q is not an address or CIDR range such as 10.0.0.0/8", item)
+				}
+				list = append(list, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			}
+		}
+		*target = list
 		return nil
 	}
 }

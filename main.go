@@ -208,6 +208,8 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		Assets:          assets,
 		ProviderTimeout: cfg.callbackTimeout(),
 		DevIdPExposed:   cfg.devIdPExposed,
+		LoginRateLimit:  cfg.loginRateLimit,
+		TrustedProxies:  cfg.trustedProxies,
 	}
 	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
 	if cfg.devIdP {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -36,7 +37,15 @@ type signedIn struct {
 type browser struct {
 	client *http.Client
 	base   *url.URL
+	// from is the address the browser's requests say they come from, in
+	// X-Forwarded-For, which latchkey believes from loopback: each
+	// browser is a client of its own, as it would be in the field, and
+	// latchkey's per-client login limit applies to each alone.
+	from string
 }
+
+// browserCount numbers the browsers, so that each comes from its own address.
+var browserCount atomic.Uint32
 
 func newBrowser(base string, transport http.RoundTripper) (*browser, error) {
 	u, err := url.Parse(base)
@@ -47,7 +56,9 @@ func newBrowser(base string, transport http.RoundTripper) (*browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make cookie jar: %w", err)
 	}
-	return &browser{client: &http.Client{Jar: jar, Transport: transport, Timeout: 30 * time.Second}, base: u}, nil
+	n := browserCount.Add(1)
+	from := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}).String()
+	return &browser{client: &http.Client{Jar: jar, Transport: transport, Timeout: 30 * time.Second}, base: u, from: from}, nil
 }
 
 // login signs in as user through the built-in provider: /login, the
@@ -116,6 +127,7 @@ func (b *browser) get(ctx context.Context, path string) (string, *url.URL, error
 
 // do sends req, follows its redirects and returns the final page and URL.
 func (b *browser) do(req *http.Request) (string, *url.URL, error) {
+	req.Header.Set("X-Forwarded-For", b.from) // kept on redirects
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)

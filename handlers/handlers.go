@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -34,6 +35,12 @@ type Deps struct {
 	// ProviderTimeout bounds the provider calls one callback makes
 	// together (14 s when zero).
 	ProviderTimeout time.Duration
+	// LoginRateLimit is how many logins a client may start, and finish,
+	// per minute; 0 means no limit.
+	LoginRateLimit int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// telling clients apart.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the app's handler.

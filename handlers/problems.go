@@ -104,6 +104,12 @@ func problemKind(err error) views.Problem {
 			Title:   "Form not readable",
 			Message: "This form could not be read. Please go back, reload the page and try again.",
 		}
+	case errors.Is(err, errRateLimited):
+		return views.Problem{
+			Status:  http.StatusTooManyRequests,
+			Title:   "Too many sign-in attempts",
+			Message: "Too many sign-ins were started from your network just now. Please wait a minute and try again.",
+		}
 	case errors.Is(err, errLoginUnknown):
 		return views.Problem{
 			Status:   http.StatusBadRequest,

@@ -36,8 +36,11 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	r.Group(func(r chi.Router) {
 		r.Use(loadSession(d.Sessions, p))
 		r.Get("/", handleHome(p, d.Cookies))
-		r.Get("/login", handleLogin(p, d.Provider, d.Cookies))
-		r.Get("/callback", handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
+		r.Group(func(r chi.Router) {
+			r.Use(limitLogins(p, d.LoginRateLimit, d.TrustedProxies))
+			r.Get("/login", handleLogin(p, d.Provider, d.Cookies))
+			r.Get("/callback", handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
+		})
 		r.Get("/signed-in", handleSignedIn(p))
 		r.Get("/logout", handleLogoutConfirm(p))
 		r.With(requireSession()).Get("/dashboard", handleDashboard(p, d.Sessions))
