@@ -99,6 +99,7 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 
 	srv := &http.Server{
 		Handler:           handler,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.writeTimeout(),
@@ -165,6 +166,12 @@ func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
 	}
 	return []net.Listener{v4}, nil
 }
+
+// maxHeaderBytes bounds a request's header. latchkey's own cookies take
+// under 8 KB whatever a browser does; this leaves room for an app's
+// cookies behind it, and keeps a thousand connections that never finish
+// their header from holding a gigabyte (Go's default is 1 MB each).
+const maxHeaderBytes = 32 << 10
 
 // wire builds the relying party, sessions and, without a configured
 // provider, the development provider, which the relying party reaches
