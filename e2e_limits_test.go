@@ -39,3 +39,20 @@ func TestHeaderLimit(t *testing.T) {
 		t.Errorf("a 64 KB Cookie header got %d, want 431", got)
 	}
 }
+// TestReadinessReportsAnUnreachableStore: with Redis out of reach, latchkey
+// starts, says so in its log, and /readyz answers 503 naming the store.
+func TestReadinessReportsAnUnreachableStore(t *testing.T) {
+	app := startApp(t, map[string]string{"SESSION_STORE": "redis://127.0.0.1:1/0"})
+	if !strings.Contains(app.logs.String(), "session store cannot be reached") {
+		t.Errorf("the startup log does not say the store cannot be reached:\n%s", app.logs)
+	}
+	resp, err := http.Get(app.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "session store: cannot be reached") {
+		t.Errorf("/readyz = %d %q, want 503 naming the session store", resp.StatusCode, body)
+	}
+}

@@ -81,11 +81,12 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 		cfg.baseURL = &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(port)}
 	}
 
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	checkStore(ctx, store, log)
 	self := &loopback{origin: cfg.baseURL}
 	deps, err := wire(cfg, log, store, self)
 	if err != nil {
@@ -266,12 +267,12 @@ type sessionStore interface {
 }
 
 // openStore opens the configured session store.
-func openStore(cfg *config) (sessionStore, error) {
+func openStore(cfg *config, log *slog.Logger) (sessionStore, error) {
 	switch {
 	case cfg.sessionStore == "memory":
 		return memoryStore{auth.NewMemoryStore(nil)}, nil
 	case cfg.sessionStore != "":
-		s, err := redisstore.New(cfg.sessionStore, redisstore.Options{})
+		s, err := redisstore.New(cfg.sessionStore, redisstore.Options{Logger: log})
 		if err != nil {
 			return nil, &configError{problems: []string{"SESSION_STORE: " + err.Error()}}
 		}
@@ -282,6 +283,21 @@ func openStore(cfg *config) (sessionStore, error) {
 			return nil, fmt.Errorf("open the session store in DATA_DIR %s: %w", cfg.dataDir, err)
 		}
 		return s, nil
+	}
+}
+
+// checkStore says in the log, at start, when the session store cannot be
+// reached: latchkey starts all the same, answers 503 until it can, and
+// /readyz says why.
+func checkStore(ctx context.Context, store sessionStore, log *slog.Logger) {
+	p, ok := store.(interface{ Ping(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := p.Ping(ctx); err != nil {
+		log.Warn("session store cannot be reached: pages answer 503 and /readyz is not ready until it can", "err", err)
 	}
 }
 

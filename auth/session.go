@@ -168,6 +168,15 @@ func (s *Sessions) EndBySubject(ctx context.Context, subject string) (int, error
 	return n, nil
 }
 
+// Ping reports whether the session store can be reached, for stores that
+// can fail to be; nil otherwise.
+func (s *Sessions) Ping(ctx context.Context) error {
+	if p, ok := s.store.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
 // ClaimOnce reports whether id is used for the first time within ttl; the
 // store remembers it across processes, so a replay is caught anywhere.
 func (s *Sessions) ClaimOnce(ctx context.Context, id string, ttl time.Duration) (bool, error) {

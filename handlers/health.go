@@ -1,7 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
 	"latchkey/auth"
 )
@@ -15,17 +19,56 @@ func handleHealth() http.HandlerFunc {
 	}
 }
 
-// handleReady answers 200 once the provider's discovery has loaded, 503
-// until then.
-func handleReady(provider *auth.Provider) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
+// storeCheckEvery bounds how often /readyz asks the session store, however
+// often it is asked itself.
+const storeCheckEvery = time.Second
+
+// handleReady answers 200 once the provider's discovery has loaded and
+// while the session store can be reached, 503 otherwise, with one line
+// per part saying which is not ready. The reason's detail goes to the log.
+func handleReady(p *pages, provider *auth.Provider, sessions *auth.Sessions) http.HandlerFunc {
+	store := &storeCheck{sessions: sessions}
+	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if !provider.Ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("identity provider not reachable yet\n"))
-			return
+		var lines []string
+		ready := true
+		if provider.Ready() {
+			lines = append(lines, "identity provider: ready")
+		} else {
+			ready = false
+			lines = append(lines, "identity provider: not reachable yet")
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		if err := store.check(r.Context()); err != nil {
+			ready = false
+			lines = append(lines, "session store: cannot be reached")
+			p.log.WarnContext(r.Context(), "readiness: session store cannot be reached", "err", err)
+		} else {
+			lines = append(lines, "session store: ready")
+		}
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(strings.Join(lines, "\n") + "\n"))
 	}
+}
+
+// storeCheck remembers the session store's last answer for storeCheckEvery.
+type storeCheck struct {
+	sessions *auth.Sessions
+
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (c *storeCheck) check(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.at) >= storeCheckEvery {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		c.err, c.at = c.sessions.Ping(ctx), now
+	}
+	return c.err
 }

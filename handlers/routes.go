@@ -25,7 +25,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	r.MethodNotAllowed(methodNotAllowed(p))
 
 	r.Get("/healthz", handleHealth())
-	r.Get("/readyz", handleReady(d.Provider))
+	r.Get("/readyz", handleReady(p, d.Provider, d.Sessions))
 	r.With(readForm(logoutTokenLimit, p.failStatus)).Post("/backchannel-logout", handleBackChannelLogout(p, d.Provider, d.Sessions))
 	r.Method(http.MethodGet, "/assets/*", assets)
 	if devIdP != nil {

@@ -4,6 +4,7 @@
 package boltstore
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,6 +97,14 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close session store: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database file is open.
+func (s *Store) Ping(context.Context) error {
+	if err := s.db.View(func(*bolt.Tx) error { return nil }); err != nil {
+		return fail("ping session store", err)
 	}
 	return nil
 }

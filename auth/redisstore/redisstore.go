@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Options struct {
 	Now func() time.Time
 	// Prefix starts every key the store writes; empty means "latchkey:".
 	Prefix string
+	// Logger receives what the Redis client logs (connection failures,
+	// say); nil leaves the client's logger as it is.
+	Logger *slog.Logger
 }
 
 // Store is an auth.SessionStore in Redis, safe for concurrent use by many
@@ -72,6 +76,9 @@ func New(url string, opts Options) (*Store, error) {
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "latchkey:"
+	}
+	if opts.Logger != nil {
+		routeClientLog(opts.Logger)
 	}
 	return &Store{
 		client:  redis.NewClient(copts),
