@@ -2,76 +2,171 @@ package auth
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"time"
 )
 
-// Every request with a session reads its record from the store, so stores
-// keep sessions in a compact binary form that decodes without parsing: a
-// version byte, then each field of Session but the key, in a fixed order.
-// Strings are a uvarint length and their bytes; times are varint Unix
-// seconds and uvarint nanoseconds. Records from before this form are JSON
-// objects, and still read.
-const recordVersion = 1
+// Every request with a session reads its record from the store, so every
+// store keeps sessions in one compact binary form that decodes without
+// parsing: a format byte, then fields, each a uvarint tag, a uvarint length
+// and that many bytes. A string's bytes are the string; a time's are its
+// varint Unix seconds and uvarint nanoseconds. Empty fields are left out,
+// and tags a decoder does not know are skipped.
+//
+// recordFields lists the fields with their tags, and both the encoder and
+// the decoder read it: adding a field to Session is adding a row at its end
+// (a test fails while a field of Session has no row). A tag is never
+// reused, so records written before a change keep their meaning after it.
+//
+// Records of the forms used before this one still decode: see
+// record_legacy.go.
+const formatTagged = 2
 
-// errBadRecord reports a session record that is cut short or of an
-// unknown version.
+// errBadRecord reports a session record that is cut short, or of an
+// unknown form.
 var errBadRecord = errors.New("malformed session record")
 
-// MarshalSession returns the record a store keeps for sess.
+// field is one row of a record's field table: where a value of type T
+// keeps the field. Exactly one of str and time is set.
+type field[T any] struct {
+	// tag is the field's number in the record: its row's position in the
+	// table, counting from 1.
+	tag uint64
+	// name is the field's path in T (e.g. "User.Email"), by which the
+	// table's test checks that every field of T has a row.
+	name string
+	str  func(*T) *string
+	time func(*T) *time.Time
+}
+
+// recordFields are the fields of a session record. Rows are only ever
+// added at the end.
+var recordFields = []field[Session]{
+	{tag: 1, name: "User.Subject", str: func(s *Session) *string { return &s.User.Subject }},
+	{tag: 2, name: "User.Name", str: func(s *Session) *string { return &s.User.Name }},
+	{tag: 3, name: "User.Email", str: func(s *Session) *string { return &s.User.Email }},
+	{tag: 4, name: "User.Picture", str: func(s *Session) *string { return &s.User.Picture }},
+	{tag: 5, name: "User.ClaimsJSON", str: func(s *Session) *string { return &s.User.ClaimsJSON }},
+	{tag: 6, name: "ProviderSID", str: func(s *Session) *string { return &s.ProviderSID }},
+	{tag: 7, name: "UserAgent", str: func(s *Session) *string { return &s.UserAgent }},
+	{tag: 8, name: "CreatedAt", time: func(s *Session) *time.Time { return &s.CreatedAt }},
+	{tag: 9, name: "LastSeen", time: func(s *Session) *time.Time { return &s.LastSeen }},
+	{tag: 10, name: "IdleUntil", time: func(s *Session) *time.Time { return &s.IdleUntil }},
+	{tag: 11, name: "ExpiresAt", time: func(s *Session) *time.Time { return &s.ExpiresAt }},
+	{tag: 12, name: "IDToken", str: func(s *Session) *string { return &s.IDToken }},
+	{tag: 13, name: "Tokens.AccessToken", str: func(s *Session) *string { return &s.Tokens.AccessToken }},
+	{tag: 14, name: "Tokens.TokenType", str: func(s *Session) *string { return &s.Tokens.TokenType }},
+	{tag: 15, name: "Tokens.RefreshToken", str: func(s *Session) *string { return &s.Tokens.RefreshToken }},
+	{tag: 16, name: "Tokens.Expiry", time: func(s *Session) *time.Time { return &s.Tokens.Expiry }},
+	{tag: 17, name: "CSRFToken", str: func(s *Session) *string { return &s.CSRFToken }},
+}
+
+// MarshalSession returns the record a store keeps for sess. The key is not
+// part of it: stores keep the record under the key.
 func MarshalSession(sess *Session) []byte {
-	u, t := &sess.User, &sess.Tokens
-	strs := []string{u.Subject, u.Name, u.Email, u.Picture, u.ClaimsJSON, sess.IDToken,
-		t.AccessToken, t.TokenType, t.RefreshToken, sess.ProviderSID, sess.CSRFToken, sess.UserAgent}
-	size := 1 + 5*2*binary.MaxVarintLen64
-	for _, s := range strs {
-		size += binary.MaxVarintLen64 + len(s)
-	}
-	b := make([]byte, 0, size)
-	b = append(b, recordVersion)
-	for _, s := range strs {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	for _, tm := range []time.Time{t.Expiry, sess.CreatedAt, sess.LastSeen, sess.IdleUntil, sess.ExpiresAt} {
-		b = binary.AppendVarint(b, tm.Unix())
-		b = binary.AppendUvarint(b, uint64(tm.Nanosecond()))
-	}
-	return b
+	b := make([]byte, 0, 1+fieldsSize(sess, recordFields))
+	b = append(b, formatTagged)
+	return appendFields(b, sess, recordFields)
 }
 
 // UnmarshalSession decodes the record of the session stored under key.
 func UnmarshalSession(key string, data []byte) (*Session, error) {
-	if len(data) > 0 && data[0] == '{' {
-		var sess Session
-		if err := json.Unmarshal(data, &sess); err != nil {
-			return nil, err
-		}
-		sess.Key = key
-		return &sess, nil
+	if len(data) == 0 {
+		return nil, errBadRecord
 	}
-	if len(data) == 0 || data[0] != recordVersion {
+	switch data[0] {
+	case formatTagged:
+	case formatOrdered:
+		return unmarshalOrdered(key, data)
+	case '{':
+		return unmarshalJSON(key, data)
+	default:
 		return nil, errBadRecord
 	}
 	// One copy of the record; every string field is a part of it.
 	r := recordReader{rest: string(data[1:])}
 	sess := &Session{Key: key}
-	u, t := &sess.User, &sess.Tokens
-	for _, s := range []*string{&u.Subject, &u.Name, &u.Email, &u.Picture, &u.ClaimsJSON, &sess.IDToken,
-		&t.AccessToken, &t.TokenType, &t.RefreshToken, &sess.ProviderSID, &sess.CSRFToken, &sess.UserAgent} {
-		*s = r.string()
-	}
-	for _, tm := range []*time.Time{&t.Expiry, &sess.CreatedAt, &sess.LastSeen, &sess.IdleUntil, &sess.ExpiresAt} {
-		*tm = r.time()
-	}
-	if r.bad || r.rest != "" {
+	readFields(&r, sess, recordFields)
+	if r.bad {
 		return nil, errBadRecord
 	}
 	return sess, nil
 }
 
-// recordReader reads a record's fields in turn; bad says one was cut short.
+// fieldsSize is at least the size of v's encoded fields.
+func fieldsSize[T any](v *T, fields []field[T]) int {
+	n := 0
+	for i := range fields {
+		f := &fields[i]
+		switch {
+		case f.str != nil:
+			if s := *f.str(v); s != "" {
+				n += 2*binary.MaxVarintLen64 + len(s)
+			}
+		case f.time != nil:
+			n += 4 * binary.MaxVarintLen64
+		}
+	}
+	return n
+}
+
+// appendFields appends v's fields, but the empty ones, to b.
+func appendFields[T any](b []byte, v *T, fields []field[T]) []byte {
+	for i := range fields {
+		f := &fields[i]
+		switch {
+		case f.str != nil:
+			s := *f.str(v)
+			if s == "" {
+				continue
+			}
+			b = binary.AppendUvarint(b, f.tag)
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		case f.time != nil:
+			t := *f.time(v)
+			if t.IsZero() {
+				continue
+			}
+			var tm [2 * binary.MaxVarintLen64]byte
+			n := binary.PutVarint(tm[:], t.Unix())
+			n += binary.PutUvarint(tm[n:], uint64(t.Nanosecond()))
+			b = binary.AppendUvarint(b, f.tag)
+			b = binary.AppendUvarint(b, uint64(n))
+			b = append(b, tm[:n]...)
+		}
+	}
+	return b
+}
+
+// readFields reads fields into v until the record ends; r.bad says it was
+// damaged.
+func readFields[T any](r *recordReader, v *T, fields []field[T]) {
+	for r.rest != "" && !r.bad {
+		tag := r.uvarint()
+		payload := r.string()
+		if r.bad {
+			return
+		}
+		if tag == 0 || tag > uint64(len(fields)) {
+			continue // a field of a later version
+		}
+		f := &fields[tag-1]
+		switch {
+		case f.str != nil:
+			*f.str(v) = payload
+		case f.time != nil:
+			t := recordReader{rest: payload}
+			*f.time(v) = t.time()
+			if t.bad || t.rest != "" {
+				r.bad = true
+			}
+		}
+	}
+}
+
+// recordReader reads a record's values in turn; bad says one was cut
+// short.
 type recordReader struct {
 	rest string
 	bad  bool

@@ -1,38 +1,111 @@
 package auth
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
-// fullSession has every field of Session set to a value of its own,
-// found by reflection, so that a field added later and left out of the
-// record fails the round trip.
-func fullSession(t *testing.T) *Session {
+// notInRecord are the fields of Session that its record leaves out: the
+// store keeps the record under the key.
+var notInRecord = map[string]bool{"Key": true}
+
+// sessionFields yields the path of every field of Session that holds a
+// value (a string or a time; structs are walked into) and its address in
+// sess.
+func sessionFields(t *testing.T, sess *Session) map[string]uintptr {
 	t.Helper()
-	sess := &Session{}
-	n := 0
-	var fill func(v reflect.Value, name string)
-	fill = func(v reflect.Value, name string) {
-		n++
-		switch v.Interface().(type) {
-		case string:
-			v.SetString(name + "-value")
-		case time.Time:
-			v.Set(reflect.ValueOf(time.Unix(1_700_000_000+int64(n), int64(n)*1_000_001)))
-		default:
-			if v.Kind() != reflect.Struct {
-				t.Fatalf("session field %s has type %s, which the record does not know", name, v.Type())
-			}
-			for i := range v.NumField() {
-				fill(v.Field(i), name+"."+v.Type().Field(i).Name)
+	fields := map[string]uintptr{}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			f, name := v.Field(i), prefix+v.Type().Field(i).Name
+			switch {
+			case f.Type() == reflect.TypeFor[time.Time](), f.Kind() == reflect.String:
+				fields[name] = f.UnsafeAddr()
+			case f.Kind() == reflect.Struct:
+				walk(f, name+".")
+			default:
+				t.Fatalf("session field %s has type %s, which the record does not know", name, f.Type())
 			}
 		}
 	}
-	fill(reflect.ValueOf(sess).Elem(), "Session")
+	walk(reflect.ValueOf(sess).Elem(), "")
+	return fields
+}
+
+func TestRecordFieldsListEveryField(t *testing.T) {
+	sess := &Session{}
+	fields := sessionFields(t, sess)
+	rows := map[string]bool{}
+	for i, f := range recordFields {
+		if f.tag != uint64(i+1) {
+			t.Errorf("row %d (%s) has tag %d; tags are the rows' positions from 1", i, f.name, f.tag)
+		}
+		if (f.str == nil) == (f.time == nil) {
+			t.Errorf("row %s must say where a string or a time is kept, not both", f.name)
+			continue
+		}
+		addr, ok := fields[f.name]
+		if !ok {
+			t.Errorf("row %s names no field of Session", f.name)
+			continue
+		}
+		var got uintptr
+		if f.str != nil {
+			got = uintptr(unsafe.Pointer(f.str(sess)))
+		} else {
+			got = uintptr(unsafe.Pointer(f.time(sess)))
+		}
+		if got != addr {
+			t.Errorf("row %s keeps its value in another field", f.name)
+		}
+		rows[f.name] = true
+	}
+	for name := range fields {
+		if !rows[name] && !notInRecord[name] {
+			t.Errorf("Session.%s has no row in recordFields: it would not be stored", name)
+		}
+	}
+}
+
+// fullSession has every field of Session set to a value of its own.
+func fullSession(t *testing.T) *Session {
+	t.Helper()
+	sess := &Session{Key: "key-value"}
+	for i, f := range recordFields {
+		switch {
+		case f.str != nil:
+			*f.str(sess) = f.name + "-value"
+		case f.time != nil:
+			*f.time(sess) = time.Unix(1_700_000_000+int64(i), int64(i)*1_000_001)
+		}
+	}
 	return sess
+}
+
+// sameSession reports how got differs from want, field by field.
+func sameSession(t *testing.T, got, want *Session) {
+	t.Helper()
+	if got.Key != want.Key {
+		t.Errorf("Key = %q, want %q", got.Key, want.Key)
+	}
+	for _, f := range recordFields {
+		switch {
+		case f.str != nil:
+			if g, w := *f.str(got), *f.str(want); g != w {
+				t.Errorf("%s = %q, want %q", f.name, g, w)
+			}
+		case f.time != nil:
+			if g, w := *f.time(got), *f.time(want); !g.Equal(w) {
+				t.Errorf("%s = %v, want %v", f.name, g, w)
+			}
+		}
+	}
 }
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -41,43 +114,113 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UnmarshalSession: %v", err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
-	}
+	sameSession(t, got, want)
 
 	zero := &Session{Key: "k"}
 	got, err = UnmarshalSession("k", MarshalSession(zero))
-	if err != nil || !got.Tokens.Expiry.IsZero() || !got.CreatedAt.IsZero() || got.User.Subject != "" {
-		t.Errorf("zero session round trip: %+v, %v", got, err)
+	if err != nil {
+		t.Fatalf("zero session: %v", err)
+	}
+	sameSession(t, got, zero)
+	if !got.CreatedAt.IsZero() || !got.Tokens.Expiry.IsZero() {
+		t.Errorf("zero times decode as %v and %v", got.CreatedAt, got.Tokens.Expiry)
 	}
 }
 
-func TestRecordReadsJSON(t *testing.T) {
+// fixtureSession is the session the records in testdata hold, written by
+// the versions that used those forms.
+func fixtureSession() *Session {
+	at := func(sec, nsec int64) time.Time { return time.Unix(sec, nsec) }
+	return &Session{
+		Key: "3f5a0c1e9b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468",
+		User: User{
+			Subject:    "auth0|64f1c2d3e4b5a69788990011",
+			Name:       "Ada Lovelace",
+			Email:      "ada@example.com",
+			Picture:    "https://app.example.com/assets/avatars/ada.svg",
+			ClaimsJSON: "{\n  \"sub\": \"auth0|64f1c2d3e4b5a69788990011\",\n  \"name\": \"Ada Lovelace\",\n  \"email\": \"ada@example.com\",\n  \"email_verified\": true\n}",
+		},
+		IDToken: "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZpeHR1cmUifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbS8iLCJzdWIiOiJhZGEifQ.c2lnbmF0dXJl",
+		Tokens: Tokens{
+			AccessToken:  "fixture-access-token-0123456789",
+			TokenType:    "Bearer",
+			RefreshToken: "fixture-refresh-token-9876543210",
+			Expiry:       at(1_767_225_600, 123_000_000),
+		},
+		ProviderSID: "sid-7c9e6679-7425-40de-944b",
+		CSRFToken:   "fixture-csrf-token-abcdefghijklmnopqrstuvwxyz012",
+		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+		CreatedAt:   at(1_767_222_000, 456_000_000),
+		LastSeen:    at(1_767_222_900, 0),
+		IdleUntil:   at(1_767_224_700, 789_000_000),
+		ExpiresAt:   at(1_767_308_400, 456_000_000),
+	}
+}
+
+// TestRecordReadsOlderForms: records the stores wrote before still load
+// after an upgrade, with every field.
+func TestRecordReadsOlderForms(t *testing.T) {
+	for _, file := range []string{
+		"session-v1.bin",     // the embedded store's first binary form
+		"session-redis.json", // the Redis store's JSON, also the embedded store's before its binary form
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile("testdata/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fixtureSession()
+			got, err := UnmarshalSession(want.Key, data)
+			if err != nil {
+				t.Fatalf("UnmarshalSession: %v", err)
+			}
+			sameSession(t, got, want)
+		})
+	}
+}
+
+func TestRecordSkipsFieldsOfLaterVersions(t *testing.T) {
 	want := fullSession(t)
-	data, err := json.Marshal(want)
+	data := MarshalSession(want)
+	data = binary.AppendUvarint(data, uint64(len(recordFields)+7))
+	data = binary.AppendUvarint(data, 5)
+	data = append(data, "later"...)
+	got, err := UnmarshalSession(want.Key, data)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a record with a field of a later version: %v", err)
 	}
-	got, err := UnmarshalSession("bucket-key", data)
-	if err != nil {
-		t.Fatalf("UnmarshalSession: %v", err)
-	}
-	if got.Key != "bucket-key" || got.User != want.User || got.CSRFToken != want.CSRFToken || !got.IdleUntil.Equal(want.IdleUntil) {
-		t.Errorf("JSON record read as %+v", got)
-	}
+	sameSession(t, got, want)
 }
 
 func TestRecordRejectsDamage(t *testing.T) {
-	data := MarshalSession(fullSession(t))
+	full := fullSession(t)
+	data := MarshalSession(full)
+	// A record cut short either fails to decode or lacks whole fields; it
+	// never decodes to a wrong value.
 	for n := range len(data) {
-		if _, err := UnmarshalSession("k", data[:n]); err == nil {
-			t.Fatalf("a record cut to %d of %d bytes decoded", n, len(data))
+		got, err := UnmarshalSession(full.Key, data[:n])
+		if err != nil {
+			continue
+		}
+		for _, f := range recordFields {
+			switch {
+			case f.str != nil:
+				if g := *f.str(got); g != "" && g != *f.str(full) {
+					t.Fatalf("cut to %d bytes: %s = %q", n, f.name, g)
+				}
+			case f.time != nil:
+				if g := *f.time(got); !g.IsZero() && !g.Equal(*f.time(full)) {
+					t.Fatalf("cut to %d bytes: %s = %v", n, f.name, g)
+				}
+			}
 		}
 	}
-	if _, err := UnmarshalSession("k", append(data, 0)); err == nil {
-		t.Error("a record with a byte too many decoded")
+	for _, bad := range []string{"", "\x00", "\x03" + string(data[1:]), "\x02\x08\x01\x00", "\x02\x08\x02\x00\xff"} {
+		if got, err := UnmarshalSession("k", []byte(bad)); err == nil {
+			t.Errorf("record %q decoded as %+v", bad, got)
+		}
 	}
-	if _, err := UnmarshalSession("k", append([]byte{recordVersion + 1}, data[1:]...)); err == nil {
-		t.Error("a record of an unknown version decoded")
+	if _, err := UnmarshalSession("k", []byte("\x02"+strings.Repeat("\xff", 20))); err == nil {
+		t.Error("an overflowing varint decoded")
 	}
 }

@@ -15,28 +15,28 @@ var ErrStoreUnavailable = errors.New("session store unavailable")
 type Session struct {
 	// Key names the session in the store. It is a hash of the id in the
 	// cookie, so the store's contents alone cannot be replayed as cookies.
-	Key string `json:"key"`
+	Key string
 	// User is who signed in.
-	User User `json:"user"`
+	User User
 	// IDToken is kept for id_token_hint at logout; it never reaches a page.
-	IDToken string `json:"id_token,omitempty"`
+	IDToken string
 	// Tokens are the provider's access and refresh tokens.
-	Tokens Tokens `json:"tokens"`
+	Tokens Tokens
 	// ProviderSID is the provider's session id (the ID token's sid claim),
 	// by which back-channel logout names sessions.
-	ProviderSID string `json:"sid,omitempty"`
+	ProviderSID string
 	// CSRFToken guards this session's state-changing forms.
-	CSRFToken string `json:"csrf"`
+	CSRFToken string
 	// UserAgent is the browser that signed in.
-	UserAgent string `json:"user_agent,omitempty"`
+	UserAgent string
 	// CreatedAt is when the user signed in.
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt time.Time
 	// LastSeen is when the session was last used, to within a minute.
-	LastSeen time.Time `json:"last_seen"`
+	LastSeen time.Time
 	// IdleUntil is when the session ends unless it is used again.
-	IdleUntil time.Time `json:"idle_until"`
+	IdleUntil time.Time
 	// ExpiresAt is when the session ends, however active it is.
-	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresAt time.Time
 }
 
 // Deadline is when the session ends if nothing happens: the earlier of its
@@ -50,21 +50,21 @@ func (s *Session) Deadline() time.Time {
 
 // User is the signed-in person as the provider described them.
 type User struct {
-	Subject string `json:"sub"`
-	Name    string `json:"name,omitempty"`
-	Email   string `json:"email,omitempty"`
-	Picture string `json:"picture,omitempty"`
+	Subject string
+	Name    string
+	Email   string
+	Picture string
 	// ClaimsJSON is the userinfo response, indented once at sign-in so
 	// pages never re-encode it.
-	ClaimsJSON string `json:"claims_json,omitempty"`
+	ClaimsJSON string
 }
 
 // Tokens are the OAuth tokens of a session.
 type Tokens struct {
-	AccessToken  string    `json:"access_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	Expiry       time.Time
 }
 
 // SessionStore keeps sessions on the server. A session past its Deadline

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -10,27 +9,24 @@ import (
 
 func TestDecodedSessionsAreCopies(t *testing.T) {
 	var d decoded
-	data, err := json.Marshal(&auth.Session{Key: "k", User: auth.User{Subject: "ada"}, CSRFToken: "csrf"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := d.decode(string(data))
+	data := string(auth.MarshalSession(&auth.Session{User: auth.User{Subject: "ada"}, CSRFToken: "csrf"}))
+	first, err := d.decode("k", data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.User.Subject, first.CSRFToken = "changed", "changed"
-	again, err := d.decode(string(data))
+	again, err := d.decode("other", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.User.Subject != "ada" || again.CSRFToken != "csrf" {
+	if again.Key != "other" || again.User.Subject != "ada" || again.CSRFToken != "csrf" {
 		t.Errorf("a change to one decoded session shows in the next: %+v", again)
 	}
-	if _, err := d.decode("{not json"); err == nil {
-		t.Error("bad JSON decoded")
+	if _, err := d.decode("k", "\x02\x01\x09cut"); err == nil {
+		t.Error("a damaged record decoded")
 	}
 	for i := range 2 * decodedSessions {
-		if _, err := d.decode(fmt.Sprintf(`{"key":"k%d"}`, i)); err != nil {
+		if _, err := d.decode("k", string(auth.MarshalSession(&auth.Session{User: auth.User{Subject: fmt.Sprint(i)}}))); err != nil {
 			t.Fatal(err)
 		}
 	}

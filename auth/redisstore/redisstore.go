@@ -4,7 +4,8 @@
 //
 // Layout, under Options.Prefix:
 //
-//	s:<key>       the session as JSON, expiring at its Deadline
+//	s:<key>       the session's record (auth.MarshalSession), expiring at
+//	              its Deadline
 //	u:<subject>   set of the keys of that user's sessions
 //	sid:<sid>     set of the keys of that provider session's sessions
 //	c:<id>        a claimed id, holding the claim's end in Unix milliseconds

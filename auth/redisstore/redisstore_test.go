@@ -124,8 +124,8 @@ func testKeyLayout(t *testing.T, srv *redistest.Server) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", sessionKey, err)
 	}
-	if !strings.Contains(string(data), `"key":"`+sess.Key+`"`) {
-		t.Errorf("%s holds %s, want the session's JSON", sessionKey, data)
+	if got, err := auth.UnmarshalSession(sess.Key, data); err != nil || got.User != sess.User {
+		t.Errorf("%s holds %q (%v), want the session's record", sessionKey, data, err)
 	}
 	if got, want := expireTime(sessionKey), sess.IdleUntil.UnixMilli(); got != want {
 		t.Errorf("%s expires at %d, want %d (the idle limit)", sessionKey, got, want)

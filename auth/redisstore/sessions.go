@@ -3,7 +3,6 @@ package redisstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,14 +26,11 @@ func (s *Store) Save(ctx context.Context, sess *auth.Session) error {
 		// Already over: nothing to keep, and nothing older may stay.
 		return s.Delete(ctx, sess.Key)
 	}
-	data, err := json.Marshal(sess)
-	if err != nil {
-		return fmt.Errorf("encode session: %w", err)
-	}
+	data := auth.MarshalSession(sess)
 	// Touch never carries a session past ExpiresAt, so index sets that
 	// live until then outlive every member.
 	indexUntil := unixMilliCeil(sess.ExpiresAt)
-	_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Do(ctx, "SET", s.sessionKey(sess.Key), data, "PXAT", unixMilliCeil(deadline))
 		index(ctx, p, s.subjectKey(sess.User.Subject), sess.Key, indexUntil)
 		if sess.ProviderSID != "" {
@@ -66,7 +62,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if err != nil {
 		return nil, fail("load session", err)
 	}
-	sess, err := s.decoded.decode(data)
+	sess, err := s.decoded.decode(key, data)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +84,7 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 		if err != nil {
 			return err
 		}
-		sess, err := s.decoded.decode(data)
+		sess, err := s.decoded.decode(key, data)
 		if err != nil {
 			return err
 		}
@@ -97,10 +93,7 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 			return nil
 		}
 		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
-		touched, err := json.Marshal(sess)
-		if err != nil {
-			return fmt.Errorf("encode session: %w", err)
-		}
+		touched := auth.MarshalSession(sess)
 		deadline := sess.Deadline()
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			if now.Before(deadline) {
@@ -136,7 +129,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return fail("delete session", err)
 	}
-	sess, err := s.decoded.decode(data)
+	sess, err := s.decoded.decode(key, data)
 	if err != nil {
 		// Unreadable, so its indexes are unknown; they drop it when met.
 		sess = &auth.Session{Key: key}
@@ -204,11 +197,11 @@ func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Sess
 			stale = append(stale, key)
 			continue
 		}
-		sess, err := s.decoded.decode(data)
+		sess, err := s.decoded.decode(key, data)
 		if err != nil {
 			return nil, nil, err
 		}
-		if sess.Key != key || !belongs(sess) {
+		if !belongs(sess) {
 			stale = append(stale, key)
 			continue
 		}
@@ -290,7 +283,7 @@ func (s *Store) Sweep(context.Context) (int, error) {
 // decodedSessions bounds how many decoded sessions a Store remembers.
 const decodedSessions = 256
 
-// decoded remembers the sessions decoded last, by their JSON. The same
+// decoded remembers the sessions decoded last, by their record. The same
 // bytes always decode to the same session, so nothing it holds is ever
 // stale, and the requests of a session read the same bytes until the
 // session changes: most are spared decoding them again.
@@ -299,15 +292,16 @@ type decoded struct {
 	sessions map[string]*auth.Session
 }
 
-// decode returns the session that data holds, as a copy the caller may
-// change.
-func (d *decoded) decode(data string) (*auth.Session, error) {
+// decode returns the session under key that data holds, as a copy the
+// caller may change.
+func (d *decoded) decode(key, data string) (*auth.Session, error) {
 	d.mu.Lock()
 	sess, ok := d.sessions[data]
 	d.mu.Unlock()
 	if !ok {
-		sess = new(auth.Session)
-		if err := json.Unmarshal([]byte(data), sess); err != nil {
+		var err error
+		sess, err = auth.UnmarshalSession("", []byte(data))
+		if err != nil {
 			return nil, fmt.Errorf("decode session: %w", err)
 		}
 		d.mu.Lock()
@@ -324,6 +318,7 @@ func (d *decoded) decode(data string) (*auth.Session, error) {
 		d.mu.Unlock()
 	}
 	c := *sess
+	c.Key = key
 	return &c, nil
 }
 
