@@ -9,16 +9,11 @@ import (
 // requests of one signed-in browser cost little: the cookies it opened,
 // and the sessions it recorded as used.
 
-// openedCookies remembers the session cookies opened lately and the key of
-// the session each names, so that the requests of a session do not verify
-// and decrypt the same cookie again and again. An entry is trusted for
-// openedFor: a cookie that passes its max age meanwhile names a session
+// openedCookie is what a session cookie, opened lately, says: the key of
+// the session it names. An entry is trusted for openedFor, so that the
+// requests of a session do not verify and decrypt the same cookie again
+// and again: a cookie that passes its max age meanwhile names a session
 // that has passed its own, which the store refuses.
-type openedCookies struct {
-	mu   sync.Mutex
-	keys map[string]openedCookie // by sealed cookie value
-}
-
 type openedCookie struct {
 	key   string
 	until time.Time
@@ -28,33 +23,6 @@ const (
 	openedFor         = time.Minute
 	openedCookiesKept = 1024
 )
-
-// key returns the session key of a cookie value opened lately.
-func (o *openedCookies) key(value string, now time.Time) (string, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	c, ok := o.keys[value]
-	if !ok || !now.Before(c.until) {
-		return "", false
-	}
-	return c.key, true
-}
-
-// remember notes that value, just opened, names the session under key.
-func (o *openedCookies) remember(value, key string, now time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.keys == nil {
-		o.keys = make(map[string]openedCookie)
-	}
-	if len(o.keys) >= openedCookiesKept {
-		for v := range o.keys { // one, at random
-			delete(o.keys, v)
-			break
-		}
-	}
-	o.keys[value] = openedCookie{key: key, until: now.Add(openedFor)}
-}
 
 // touches remembers which sessions this process has touched within the
 // last touchInterval.

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -10,24 +10,40 @@ import (
 	"time"
 )
 
-func TestOpenedCookiesExpireAndStayBounded(t *testing.T) {
-	var o openedCookies
-	now := time.Now()
-	o.remember("sealed", "key", now)
-	if key, ok := o.key("sealed", now.Add(openedFor-time.Second)); !ok || key != "key" {
-		t.Errorf("key within openedFor = %q, %v", key, ok)
+// TestOpenedCookiesTrustedForAMinute: a cookie opened once is trusted
+// without opening it again for openedFor, then opened again.
+func TestOpenedCookiesTrustedForAMinute(t *testing.T) {
+	s := newTestSessionsWithIdle(t, 2*time.Hour, time.Hour)
+	_, rec := s.start(t, "ada")
+	if _, err := s.Load(t.Context(), requestWith(rec)); err != nil {
+		t.Fatalf("Load: %v", err)
 	}
-	if _, ok := o.key("sealed", now.Add(openedFor)); ok {
-		t.Error("a cookie opened openedFor ago is still trusted without opening it again")
+	// Cookies sealed with another secret no longer open.
+	other, err := NewCookies(CookieConfig{Secrets: []string{secretOld}, Secure: true, SessionMaxAge: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := o.key("other", now); ok {
-		t.Error("a cookie never opened has a key")
+	s.cookies = other
+	s.clock.Advance(openedFor - time.Second)
+	if _, err := s.Load(t.Context(), requestWith(rec)); err != nil {
+		t.Errorf("Load within openedFor of opening the cookie: %v; want the remembered session", err)
 	}
-	for i := range 2 * openedCookiesKept {
-		o.remember(fmt.Sprint("sealed-", i), "key", now)
+	s.clock.Advance(time.Second)
+	if _, err := s.Load(t.Context(), requestWith(rec)); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Load openedFor after opening the cookie: %v; want it opened again, and refused", err)
 	}
-	if n := len(o.keys); n > openedCookiesKept {
-		t.Errorf("%d opened cookies kept, want at most %d", n, openedCookiesKept)
+}
+
+func TestOpenedCookiesStayBounded(t *testing.T) {
+	s := newTestSessions(t, time.Hour)
+	for range openedCookiesKept + 100 {
+		_, rec := s.start(t, "ada")
+		if _, err := s.Load(t.Context(), requestWith(rec)); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+	}
+	if n := s.opened.Len(); n > openedCookiesKept {
+		t.Errorf("%d opened cookies remembered, want at most %d", n, openedCookiesKept)
 	}
 }
 

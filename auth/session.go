@@ -24,7 +24,8 @@ type Sessions struct {
 	idle    time.Duration
 	now     func() time.Time
 	touches touches
-	opened  openedCookies
+	// opened remembers the cookies opened lately, by their sealed value.
+	opened *Cache[string, openedCookie]
 }
 
 // SessionsConfig configures Sessions.
@@ -49,7 +50,14 @@ func NewSessions(cfg SessionsConfig) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{store: cfg.Store, cookies: cfg.Cookies, maxAge: cfg.MaxAge, idle: cfg.IdleTimeout, now: now}
+	return &Sessions{
+		store:   cfg.Store,
+		cookies: cfg.Cookies,
+		maxAge:  cfg.MaxAge,
+		idle:    cfg.IdleTimeout,
+		now:     now,
+		opened:  NewCache[string, openedCookie](openedCookiesKept),
+	}
 }
 
 const sessionCookie = "latchkey"
@@ -83,15 +91,16 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		return nil, ErrNoSession
 	}
 	now := s.now()
-	key, ok := s.opened.key(cookie.Value, now)
-	if !ok {
+	opened, ok := s.opened.Get(cookie.Value)
+	if !ok || !now.Before(opened.until) {
 		var id string
 		if err := s.cookies.open(s.cookies.session, name, cookie.Value, &id); err != nil {
 			return nil, ErrNoSession
 		}
-		key = sessionKey(id)
-		s.opened.remember(cookie.Value, key, now)
+		opened = openedCookie{key: sessionKey(id), until: now.Add(openedFor)}
+		s.opened.Put(cookie.Value, opened)
 	}
+	key := opened.key
 	sess, err := s.store.Load(ctx, key)
 	if err != nil {
 		return nil, err

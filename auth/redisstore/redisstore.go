@@ -58,7 +58,8 @@ type Store struct {
 	prefix  string
 	claim   *redis.Script
 	listSet *redis.Script
-	decoded decoded
+	// decoded remembers sessions decoded lately, by their record.
+	decoded *auth.Cache[string, *auth.Session]
 }
 
 var _ auth.SessionStore = (*Store)(nil)
@@ -87,6 +88,7 @@ func New(url string, opts Options) (*Store, error) {
 		prefix:  opts.Prefix,
 		claim:   redis.NewScript(claimScript),
 		listSet: redis.NewScript(listSetScript),
+		decoded: auth.NewCache[string, *auth.Session](decodedSessions),
 	}, nil
 }
 

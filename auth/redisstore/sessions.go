@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,7 +61,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if err != nil {
 		return nil, fail("load session", err)
 	}
-	sess, err := s.decoded.decode(key, data)
+	sess, err := s.decode(key, data)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +83,7 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 		if err != nil {
 			return err
 		}
-		sess, err := s.decoded.decode(key, data)
+		sess, err := s.decode(key, data)
 		if err != nil {
 			return err
 		}
@@ -129,7 +128,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return fail("delete session", err)
 	}
-	sess, err := s.decoded.decode(key, data)
+	sess, err := s.decode(key, data)
 	if err != nil {
 		// Unreadable, so its indexes are unknown; they drop it when met.
 		sess = &auth.Session{Key: key}
@@ -197,7 +196,7 @@ func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Sess
 			stale = append(stale, key)
 			continue
 		}
-		sess, err := s.decoded.decode(key, data)
+		sess, err := s.decode(key, data)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -283,39 +282,19 @@ func (s *Store) Sweep(context.Context) (int, error) {
 // decodedSessions bounds how many decoded sessions a Store remembers.
 const decodedSessions = 256
 
-// decoded remembers the sessions decoded last, by their record. The same
-// bytes always decode to the same session, so nothing it holds is ever
-// stale, and the requests of a session read the same bytes until the
-// session changes: most are spared decoding them again.
-type decoded struct {
-	mu       sync.Mutex
-	sessions map[string]*auth.Session
-}
-
 // decode returns the session under key that data holds, as a copy the
-// caller may change.
-func (d *decoded) decode(key, data string) (*auth.Session, error) {
-	d.mu.Lock()
-	sess, ok := d.sessions[data]
-	d.mu.Unlock()
+// caller may change. The same bytes always decode to the same session, and
+// the requests of a session read the same bytes until the session changes,
+// so most of them are spared decoding it again.
+func (s *Store) decode(key, data string) (*auth.Session, error) {
+	sess, ok := s.decoded.Get(data)
 	if !ok {
 		var err error
 		sess, err = auth.UnmarshalSession("", []byte(data))
 		if err != nil {
 			return nil, fmt.Errorf("decode session: %w", err)
 		}
-		d.mu.Lock()
-		if d.sessions == nil {
-			d.sessions = make(map[string]*auth.Session)
-		}
-		if len(d.sessions) >= decodedSessions {
-			for old := range d.sessions { // one, at random
-				delete(d.sessions, old)
-				break
-			}
-		}
-		d.sessions[data] = sess
-		d.mu.Unlock()
+		s.decoded.Put(data, sess)
 	}
 	c := *sess
 	c.Key = key
