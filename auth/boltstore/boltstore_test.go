@@ -21,7 +21,14 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock) auth.SessionStore {
 		return openStore(t, filepath.Join(t.TempDir(), "sessions.db"), clock)
-	}, storetest.Options{})
+	}, storetest.Options{Damage: func(t *testing.T, s auth.SessionStore, key string) {
+		err := s.(*Store).db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte(bucketSessions)).Put([]byte(key), []byte("\x02\x01\x09cut"))
+		})
+		if err != nil {
+			t.Fatalf("damage the record: %v", err)
+		}
+	}})
 }
 
 // openStore opens a store at path reading time from clock, closed when the

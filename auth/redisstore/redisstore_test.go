@@ -31,12 +31,22 @@ func open(tb testing.TB, srv *redistest.Server, now func() time.Time, prefix str
 
 func TestStore(t *testing.T) {
 	srv := redistest.Start(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { raw.Close() })
+	// One prefix per test: its stores share keys, as the app's instances
+	// do, and see nothing of other tests.
+	prefix := func(t *testing.T) string { return "test:" + t.Name() + ":" }
 	t.Run("Suite", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T, clock *storetest.Clock) auth.SessionStore {
-			// One prefix per test: its stores share keys, as the app's
-			// instances do, and see nothing of other tests.
-			return open(t, srv, clock.Now, "test:"+t.Name()+":")
-		}, storetest.Options{ExpiresItself: true})
+			return open(t, srv, clock.Now, prefix(t))
+		}, storetest.Options{
+			ExpiresItself: true,
+			Damage: func(t *testing.T, _ auth.SessionStore, key string) {
+				if err := raw.Do(context.Background(), "SET", prefix(t)+"s:"+key, "\x02\x01\x09cut", "KEEPTTL").Err(); err != nil {
+					t.Fatalf("damage the record: %v", err)
+				}
+			},
+		})
 	})
 	t.Run("SharedByInstances", func(t *testing.T) { testSharedByInstances(t, srv) })
 	t.Run("KeyLayout", func(t *testing.T) { testKeyLayout(t, srv) })

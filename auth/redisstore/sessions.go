@@ -52,7 +52,8 @@ func index(ctx context.Context, p redis.Pipeliner, set, member string, until int
 }
 
 // Load returns the session stored under key, or auth.ErrNoSession when
-// there is none or it has passed its Deadline by the store's clock.
+// there is none, its record cannot be decoded, or it has passed its
+// Deadline by the store's clock.
 func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -61,11 +62,8 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if err != nil {
 		return nil, fail("load session", err)
 	}
-	sess, err := s.decode(key, data)
-	if err != nil {
-		return nil, err
-	}
-	if !s.now().Before(sess.Deadline()) {
+	sess, ok := s.decode(key, data)
+	if !ok || !s.now().Before(sess.Deadline()) {
 		return nil, auth.ErrNoSession
 	}
 	return sess, nil
@@ -83,12 +81,9 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.
 		if err != nil {
 			return err
 		}
-		sess, err := s.decode(key, data)
-		if err != nil {
-			return err
-		}
+		sess, ok := s.decode(key, data)
 		now := s.now()
-		if !now.Before(sess.Deadline()) {
+		if !ok || !now.Before(sess.Deadline()) {
 			return nil
 		}
 		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
@@ -128,8 +123,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return fail("delete session", err)
 	}
-	sess, err := s.decode(key, data)
-	if err != nil {
+	sess, ok := s.decode(key, data)
+	if !ok {
 		// Unreadable, so its indexes are unknown; they drop it when met.
 		sess = &auth.Session{Key: key}
 	}
@@ -183,7 +178,8 @@ func (s *Store) deleteIndexed(ctx context.Context, set string, belongs func(*aut
 }
 
 // members reads the sessions listed in set that belong there, and the
-// members that name no such session (stale index entries).
+// members that name no such session (stale index entries), or one whose
+// record cannot be decoded.
 func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Session) bool) (found []*auth.Session, stale []string, err error) {
 	pairs, err := s.listSet.Run(ctx, s.client, []string{set}, s.sessionKey("")).Slice()
 	if err != nil {
@@ -196,11 +192,8 @@ func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Sess
 			stale = append(stale, key)
 			continue
 		}
-		sess, err := s.decode(key, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !belongs(sess) {
+		sess, ok := s.decode(key, data)
+		if !ok || !belongs(sess) {
 			stale = append(stale, key)
 			continue
 		}
@@ -283,22 +276,23 @@ func (s *Store) Sweep(context.Context) (int, error) {
 const decodedSessions = 256
 
 // decode returns the session under key that data holds, as a copy the
-// caller may change. The same bytes always decode to the same session, and
-// the requests of a session read the same bytes until the session changes,
-// so most of them are spared decoding it again.
-func (s *Store) decode(key, data string) (*auth.Session, error) {
+// caller may change; false when data cannot be decoded, which every
+// method takes as no session. The same bytes always decode to the same
+// session, and the requests of a session read the same bytes until the
+// session changes, so most of them are spared decoding it again.
+func (s *Store) decode(key, data string) (*auth.Session, bool) {
 	sess, ok := s.decoded.Get(data)
 	if !ok {
 		var err error
 		sess, err = auth.UnmarshalSession("", []byte(data))
 		if err != nil {
-			return nil, fmt.Errorf("decode session: %w", err)
+			return nil, false
 		}
 		s.decoded.Put(data, sess)
 	}
 	c := *sess
 	c.Key = key
-	return &c, nil
+	return &c, true
 }
 
 func anySlice(ss []string) []any {

@@ -44,6 +44,10 @@ type Options struct {
 	// ExpiresItself says the backend deletes expired entries by itself, by
 	// the real clock, so Sweep may do nothing.
 	ExpiresItself bool
+	// Damage, when the backend can hold bytes that are not a record,
+	// replaces the record of the session under key in s with such bytes,
+	// keeping its expiry.
+	Damage func(t *testing.T, s auth.SessionStore, key string)
 }
 
 // Open returns a new, empty store that reads time from clock. Several
@@ -80,6 +84,12 @@ func Run(t *testing.T, open Open, opts Options) {
 		clock := NewClock()
 		testSweep(t, open(t, clock), clock, opts)
 	})
+	if opts.Damage != nil {
+		t.Run("DamagedRecord", func(t *testing.T) {
+			clock := NewClock()
+			testDamagedRecord(t, open(t, clock), clock, opts.Damage)
+		})
+	}
 }
 
 var seq atomic.Int64
@@ -393,4 +403,34 @@ func testSweep(t *testing.T, s auth.SessionStore, clock *Clock, opts Options) {
 	clock.Advance(-time.Hour)
 	mustBeGone(t, s, stale.Key)
 	mustLoad(t, s, live.Key)
+}
+
+// testDamagedRecord: a record that cannot be decoded is no session, to
+// every method, and never an error: the browser that holds its cookie is
+// signed out, like one whose session ended.
+func testDamagedRecord(t *testing.T, s auth.SessionStore, clock *Clock, damage func(*testing.T, auth.SessionStore, string)) {
+	ctx := context.Background()
+	damaged, intact := NewSession(clock, "ada"), NewSession(clock, "ada")
+	save(t, s, damaged)
+	save(t, s, intact)
+	damage(t, s, damaged.Key)
+
+	mustBeGone(t, s, damaged.Key)
+	if got := listKeys(t, s, "ada"); len(got) != 1 || got[0] != intact.Key {
+		t.Fatalf("ListBySubject = %v, want only the intact session %s", got, intact.Key)
+	}
+	if err := s.Touch(ctx, damaged.Key, clock.Now(), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Touch of a damaged record: %v", err)
+	}
+	mustBeGone(t, s, damaged.Key)
+	if n, err := s.DeleteBySID(ctx, damaged.ProviderSID); err != nil || n != 0 {
+		t.Fatalf("DeleteBySID of a damaged session's sid = %d, %v; want 0 (nothing live)", n, err)
+	}
+	if n, err := s.DeleteBySubject(ctx, "ada", ""); err != nil || n != 1 {
+		t.Fatalf("DeleteBySubject = %d, %v; want 1, the intact session", n, err)
+	}
+	if err := s.Delete(ctx, damaged.Key); err != nil {
+		t.Fatalf("Delete of a damaged record: %v", err)
+	}
+	mustBeGone(t, s, damaged.Key)
 }
