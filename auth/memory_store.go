@@ -45,10 +45,13 @@ func (m *MemoryStore) Sweep(context.Context) (int, error) {
 	return n, nil
 }
 
-// Save stores a copy of s under s.Key.
-func (m *MemoryStore) Save(_ context.Context, s *Session) error {
+// Create stores a copy of s under s.Key.
+func (m *MemoryStore) Create(_ context.Context, s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.sessions[s.Key]; ok {
+		return ErrSessionExists
+	}
 	m.sessions[s.Key] = *s
 	return nil
 }
@@ -64,15 +67,20 @@ func (m *MemoryStore) Load(_ context.Context, key string) (*Session, error) {
 	return &s, nil
 }
 
-// Touch moves the session's last-seen time and idle limit.
-func (m *MemoryStore) Touch(_ context.Context, key string, lastSeen, idleUntil time.Time) error {
+// Update changes the live session under key, under the store's lock.
+func (m *MemoryStore) Update(_ context.Context, key string, change func(*Session) error) (*Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s, ok := m.sessions[key]; ok && m.now().Before(s.Deadline()) {
-		s.LastSeen, s.IdleUntil = lastSeen, idleUntil
-		m.sessions[key] = s
+	cur, ok := m.sessions[key]
+	if !ok {
+		return nil, ErrNoSession
 	}
-	return nil
+	next, err := ApplyUpdate(&cur, m.now(), change)
+	if err != nil {
+		return nil, err
+	}
+	m.sessions[key] = *next
+	return next, nil
 }
 
 // Delete removes the session stored under key, if any.

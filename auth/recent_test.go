@@ -92,7 +92,7 @@ func (s *togetherStore) Load(ctx context.Context, key string) (*Session, error) 
 	return sess, err
 }
 
-func (s *togetherStore) Touch(ctx context.Context, key string, seen, idle time.Time) error {
+func (s *togetherStore) Update(ctx context.Context, key string, change func(*Session) error) (*Session, error) {
 	s.touches.Add(1)
-	return s.SessionStore.Touch(ctx, key, seen, idle)
+	return s.SessionStore.Update(ctx, key, change)
 }

@@ -124,18 +124,12 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 		if err != nil {
 			return nil, err
 		}
-		updated := *current
 		if tokens.RefreshToken == "" {
 			tokens.RefreshToken = current.Tokens.RefreshToken // not rotated
 		}
-		updated.Tokens = tokens
-		if idToken != "" {
-			updated.IDToken = idToken
-		}
-		if err := r.sessions.Save(ctx, &updated); err != nil {
-			return nil, err
-		}
-		return &updated, nil
+		// Only the tokens change, in the session as it is now: one that
+		// ended while the provider answered stays ended.
+		return r.sessions.updateTokens(ctx, current, tokens, idToken)
 	})
 	if err != nil {
 		return nil, err

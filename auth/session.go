@@ -75,8 +75,8 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	sess.LastSeen = now
 	sess.IdleUntil = now.Add(s.idle)
 	sess.ExpiresAt = now.Add(s.maxAge)
-	if err := s.store.Save(ctx, sess); err != nil {
-		return fmt.Errorf("save session: %w", err)
+	if err := s.store.Create(ctx, sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
 	}
 	return s.cookies.set(w, s.cookies.session, s.cookies.Name(sessionCookie), id, s.maxAge)
 }
@@ -111,18 +111,27 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		}
 		return nil, ErrNoSession
 	}
-	if now.Sub(sess.LastSeen) >= touchInterval {
-		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
-		// The requests of a page (or of several tabs) that find the session
-		// due together write it once.
-		if s.touches.claim(sess.Key, now) {
-			if err := s.store.Touch(ctx, sess.Key, sess.LastSeen, sess.IdleUntil); err != nil {
-				s.touches.release(sess.Key)
-				return nil, fmt.Errorf("touch session: %w", err)
-			}
-		}
+	if now.Sub(sess.LastSeen) < touchInterval {
+		return sess, nil
 	}
-	return sess, nil
+	// The requests of a page (or of several tabs) that find the session
+	// due together write it once.
+	if !s.touches.claim(sess.Key, now) {
+		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
+		return sess, nil
+	}
+	touched, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
+		cur.LastSeen, cur.IdleUntil = now, now.Add(s.idle)
+		return nil
+	})
+	if err != nil {
+		s.touches.release(sess.Key)
+		if errors.Is(err, ErrNoSession) {
+			return nil, err // ended since it was read
+		}
+		return nil, fmt.Errorf("touch session: %w", err)
+	}
+	return touched, nil
 }
 
 // List returns the live sessions of sess's user, newest first.
@@ -196,12 +205,35 @@ func (s *Sessions) ClaimOnce(ctx context.Context, id string, ttl time.Duration) 
 	return ok, nil
 }
 
-// Save writes sess back to the store, after its tokens changed.
-func (s *Sessions) Save(ctx context.Context, sess *Session) error {
-	if err := s.store.Save(ctx, sess); err != nil {
-		return fmt.Errorf("save session: %w", err)
+// UpdateUser puts user, the profile read again from the provider, in
+// sess as the store holds it now, and returns the result. A session that
+// ended meanwhile stays ended: the answer is then ErrNoSession.
+func (s *Sessions) UpdateUser(ctx context.Context, sess *Session, user User) (*Session, error) {
+	updated, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
+		cur.User = user
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNoSession) {
+		return nil, fmt.Errorf("update the user's profile: %w", err)
 	}
-	return nil
+	return updated, err
+}
+
+// updateTokens puts tokens, just refreshed, in sess as the store holds it
+// now; a new ID token too, unless idToken is empty. A session that ended
+// meanwhile stays ended: the answer is then ErrNoSession.
+func (s *Sessions) updateTokens(ctx context.Context, sess *Session, tokens Tokens, idToken string) (*Session, error) {
+	updated, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
+		cur.Tokens = tokens
+		if idToken != "" {
+			cur.IDToken = idToken
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNoSession) {
+		return nil, fmt.Errorf("update the session's tokens: %w", err)
+	}
+	return updated, err
 }
 
 // Reload reads sess again from the store.

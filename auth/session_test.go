@@ -264,7 +264,7 @@ func TestMemoryStoreConcurrentUse(t *testing.T) {
 			store := NewMemoryStore(nil)
 			expires := time.Now().Add(time.Hour)
 			shared := &Session{Key: "shared", User: User{Subject: "shared"}, ExpiresAt: expires, IdleUntil: expires}
-			if err := store.Save(t.Context(), shared); err != nil {
+			if err := store.Create(t.Context(), shared); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
 			var wg sync.WaitGroup
@@ -274,7 +274,7 @@ func TestMemoryStoreConcurrentUse(t *testing.T) {
 					key := fmt.Sprintf("key-%d", w)
 					for i := range tt.rounds {
 						want := fmt.Sprintf("user-%d-%d", w, i)
-						if err := store.Save(t.Context(), &Session{Key: key, User: User{Subject: want}, ExpiresAt: expires, IdleUntil: expires}); err != nil {
+						if err := store.Create(t.Context(), &Session{Key: key, User: User{Subject: want}, ExpiresAt: expires, IdleUntil: expires}); err != nil {
 							errs <- fmt.Errorf("save %s: %w", key, err)
 							return
 						}
@@ -319,7 +319,7 @@ func TestMemoryStoreReturnsCopies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := NewMemoryStore(nil)
 			saved := &Session{Key: "k", User: User{Name: "Ada"}, ExpiresAt: time.Now().Add(time.Hour), IdleUntil: time.Now().Add(time.Hour)}
-			if err := store.Save(t.Context(), saved); err != nil {
+			if err := store.Create(t.Context(), saved); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
 			loaded, err := store.Load(t.Context(), "k")
@@ -391,9 +391,9 @@ type countingStore struct {
 	touches int
 }
 
-func (c *countingStore) Touch(ctx context.Context, key string, seen, idle time.Time) error {
+func (c *countingStore) Update(ctx context.Context, key string, change func(*Session) error) (*Session, error) {
 	c.touches++
-	return c.SessionStore.Touch(ctx, key, seen, idle)
+	return c.SessionStore.Update(ctx, key, change)
 }
 
 func newTestSessionsWithIdle(t *testing.T, maxAge, idle time.Duration) *testSessions {

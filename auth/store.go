@@ -68,18 +68,33 @@ type Tokens struct {
 }
 
 // SessionStore keeps sessions on the server. A session past its Deadline
-// is gone: no method returns it, and stores delete it in time. Every
-// implementation passes the suite in auth/storetest, and is safe for
-// concurrent use, also by several processes when it says so. Errors from a
-// backend that cannot be reached wrap ErrStoreUnavailable.
+// is gone: no method returns it, and stores delete it in time. A record
+// that cannot be decoded is no session either. Every implementation passes
+// the suite in auth/storetest, and is safe for concurrent use, also by
+// several processes when it says so. Errors from a backend that cannot be
+// reached wrap ErrStoreUnavailable.
+//
+// An ended session stays ended: once a session has been deleted, by any of
+// the Delete methods, or has passed its Deadline, no later call of any
+// method, on any process sharing the store, brings it back. Only Create
+// makes a session, and only under a key that was never used; every other
+// write changes a session that is still there, or nothing.
 type SessionStore interface {
-	// Save creates or replaces s, stored under s.Key.
-	Save(ctx context.Context, s *Session) error
+	// Create stores the new session s under s.Key, and fails with
+	// ErrSessionExists when the key is taken. Logins create sessions, each
+	// under a key made from a fresh random id.
+	Create(ctx context.Context, s *Session) error
 	// Load returns the session stored under key, or ErrNoSession.
 	Load(ctx context.Context, key string) (*Session, error)
-	// Touch records that the session under key was used at lastSeen and
-	// moves its idle limit to idleUntil. An unknown key is not an error.
-	Touch(ctx context.Context, key string, lastSeen, idleUntil time.Time) error
+	// Update applies change to the live session under key and stores the
+	// result, in one atomic step: nothing that ends or changes the session
+	// comes between the read and the write. It returns the session as
+	// stored, or ErrNoSession (and writes nothing) when no live session is
+	// under key. change runs on a copy of the current session, and may run
+	// more than once when the session changed meanwhile; when it fails,
+	// nothing is written and its error is returned. See ApplyUpdate for
+	// what change may not touch.
+	Update(ctx context.Context, key string, change func(*Session) error) (*Session, error)
 	// Delete ends the session under key. An unknown key is not an error.
 	Delete(ctx context.Context, key string) error
 	// DeleteBySID ends every session with that ProviderSID and says how many.
@@ -95,4 +110,40 @@ type SessionStore interface {
 	// Sweep deletes what has expired and says how many sessions went.
 	// A store whose backend expires entries by itself may do nothing.
 	Sweep(ctx context.Context) (int, error)
+}
+
+// ErrSessionExists reports a Create under a key that is taken.
+var ErrSessionExists = errors.New("a session already exists under this key")
+
+// errUpdateChangesIdentity reports a change that touched what an update
+// must keep.
+var errUpdateChangesIdentity = errors.New("update changes the session's key, subject, provider session id, sign-in time or absolute limit")
+
+// errUpdateEnds reports a change that would leave the session past its
+// deadline; sessions end by being deleted.
+var errUpdateEnds = errors.New("update would end the session")
+
+// ApplyUpdate applies change to a copy of cur, the session a store holds,
+// at now: the step every store's Update shares. It returns ErrNoSession
+// when cur has passed its deadline. change may alter the user's profile
+// (not the subject), the tokens, LastSeen and IdleUntil; a change to what
+// names and indexes the session (Key, User.Subject, ProviderSID,
+// CreatedAt, ExpiresAt), or one that leaves the session past its
+// deadline, is refused with an error.
+func ApplyUpdate(cur *Session, now time.Time, change func(*Session) error) (*Session, error) {
+	if !now.Before(cur.Deadline()) {
+		return nil, ErrNoSession
+	}
+	next := *cur
+	if err := change(&next); err != nil {
+		return nil, err
+	}
+	if next.Key != cur.Key || next.User.Subject != cur.User.Subject || next.ProviderSID != cur.ProviderSID ||
+		!next.CreatedAt.Equal(cur.CreatedAt) || !next.ExpiresAt.Equal(cur.ExpiresAt) {
+		return nil, errUpdateChangesIdentity
+	}
+	if !now.Before(next.Deadline()) {
+		return nil, errUpdateEnds
+	}
+	return &next, nil
 }

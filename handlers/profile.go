@@ -24,9 +24,9 @@ func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sess
 			p.fail(w, r, err)
 			return
 		}
-		updated := *sess
-		updated.User = user
-		if err := sessions.Save(r.Context(), &updated); err != nil {
+		// Ended meanwhile (a logout, say): it stays ended.
+		updated, err := sessions.UpdateUser(r.Context(), sess, user)
+		if err != nil {
 			if sessionGone(err) {
 				sessions.ClearCookie(w)
 			}
@@ -37,7 +37,7 @@ func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sess
 			redirect(w, r, "/dashboard", http.StatusNoContent)
 			return
 		}
-		s := p.shell(r.WithContext(withSession(r.Context(), &updated)), "Dashboard")
+		s := p.shell(r.WithContext(withSession(r.Context(), updated)), "Dashboard")
 		p.render(w, r, http.StatusOK, views.ProfilePanel(s), nil)
 	}
 }

@@ -20,15 +20,25 @@ import (
 // sweep does not hold the write lock for long.
 const sweepBatch = 1000
 
-// Save stores sess under sess.Key, replacing the session there and its index
+// Create stores the new session sess under sess.Key, with its index
 // entries.
-func (s *Store) Save(_ context.Context, sess *auth.Session) error {
+func (s *Store) Create(_ context.Context, sess *auth.Session) error {
 	if sess.Key == "" || strings.IndexByte(sess.Key, 0) >= 0 {
-		return fmt.Errorf("save session: key %q is empty or holds a NUL byte", sess.Key)
+		return fmt.Errorf("create session: key %q is empty or holds a NUL byte", sess.Key)
 	}
-	err := s.writes.update(func(tx *bolt.Tx) error { return bucketsOf(tx).save(sess) })
+	var taken bool
+	err := s.writes.update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		if taken = b.sessions.Get([]byte(sess.Key)) != nil; taken {
+			return nil
+		}
+		return b.put(sess)
+	})
 	if err != nil {
-		return fail("save session", err)
+		return fail("create session", err)
+	}
+	if taken {
+		return fmt.Errorf("create session: %w", auth.ErrSessionExists)
 	}
 	return nil
 }
@@ -50,29 +60,44 @@ func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
 	return sess, nil
 }
 
-// Touch moves the last-seen time and idle limit of the live session under
-// key. A session already past its deadline stays ended.
-func (s *Store) Touch(_ context.Context, key string, lastSeen, idleUntil time.Time) error {
-	now := s.now()
+// Update changes the live session under key in one write transaction,
+// which no ending can come into the middle of.
+func (s *Store) Update(_ context.Context, key string, change func(*auth.Session) error) (*auth.Session, error) {
+	var updated *auth.Session
+	var refused error
 	err := s.writes.update(func(tx *bolt.Tx) error {
+		// This may run more than once: every result is set afresh. A
+		// refused change is not an error of the transaction, which other
+		// writes may share.
+		updated, refused = nil, nil
 		b := bucketsOf(tx)
-		sess := b.load(key)
-		if sess == nil || !now.Before(sess.Deadline()) {
+		cur := b.load(key)
+		if cur == nil {
+			refused = auth.ErrNoSession
 			return nil
 		}
-		if err := b.byDeadline.Delete(deadlineKey(sess.Deadline(), sess.Key)); err != nil {
+		next, err := auth.ApplyUpdate(cur, s.now(), change)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		// Only the deadline of what is indexed may change.
+		if err := b.byDeadline.Delete(deadlineKey(cur.Deadline(), key)); err != nil {
 			return err
 		}
-		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
-		if err := b.sessions.Put([]byte(key), auth.MarshalSession(sess)); err != nil {
+		if err := b.sessions.Put([]byte(key), auth.MarshalSession(next)); err != nil {
 			return err
 		}
-		return b.byDeadline.Put(deadlineKey(sess.Deadline(), sess.Key), []byte{})
+		updated = next
+		return b.byDeadline.Put(deadlineKey(next.Deadline(), key), []byte{})
 	})
 	if err != nil {
-		return fail("touch session", err)
+		return nil, fail("update session", err)
 	}
-	return nil
+	if refused != nil {
+		return nil, refused
+	}
+	return updated, nil
 }
 
 // Delete removes the session under key and its index entries, if any.
@@ -321,14 +346,8 @@ func decode(key string, data []byte) *auth.Session {
 	return sess
 }
 
-// save stores sess, replacing the session under its key and that
-// session's index entries.
-func (b buckets) save(sess *auth.Session) error {
-	if old := b.load(sess.Key); old != nil {
-		if err := b.unindex(old); err != nil {
-			return err
-		}
-	}
+// put stores sess, a session new under its key, and its index entries.
+func (b buckets) put(sess *auth.Session) error {
 	if err := b.sessions.Put([]byte(sess.Key), auth.MarshalSession(sess)); err != nil {
 		return err
 	}

@@ -56,6 +56,8 @@ type Store struct {
 	client  *redis.Client
 	now     func() time.Time
 	prefix  string
+	create  *redis.Script
+	update  *redis.Script
 	claim   *redis.Script
 	listSet *redis.Script
 	// decoded remembers sessions decoded lately, by their record.
@@ -86,6 +88,8 @@ func New(url string, opts Options) (*Store, error) {
 		client:  redis.NewClient(copts),
 		now:     opts.Now,
 		prefix:  opts.Prefix,
+		create:  redis.NewScript(createScript),
+		update:  redis.NewScript(updateScript),
 		claim:   redis.NewScript(claimScript),
 		listSet: redis.NewScript(listSetScript),
 		decoded: auth.NewCache[string, *auth.Session](decodedSessions),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -13,42 +14,97 @@ import (
 	"latchkey/auth"
 )
 
-// touchAttempts bounds how often Touch starts again when the session
-// changes between its read and its write.
-const touchAttempts = 5
+// updateAttempts bounds how often Update starts again when the session
+// changed between its read and its write.
+const updateAttempts = 50
 
-// Save stores sess under sess.Key, expiring at its Deadline, and indexes
-// it by subject and provider session id.
-func (s *Store) Save(ctx context.Context, sess *auth.Session) error {
-	deadline := sess.Deadline()
-	if !s.now().Before(deadline) {
-		// Already over: nothing to keep, and nothing older may stay.
-		return s.Delete(ctx, sess.Key)
+// createScript stores the record ARGV[1] under KEYS[1] unless the key is
+// taken, expiring at ARGV[2] (Unix ms), and then adds the session's key
+// ARGV[3] to the index sets KEYS[2:], each living at least until ARGV[4]
+// (NX gives a new set its expiry, GT only ever extends it). It answers 0
+// when the key was taken, and then changes nothing.
+const createScript = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then
+	return 0
+end
+for i = 2, #KEYS do
+	redis.call('SADD', KEYS[i], ARGV[3])
+	redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'NX')
+	redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'GT')
+end
+return 1
+`
+
+// Create stores the new session sess under sess.Key, expiring at its
+// Deadline, and indexes it by subject and provider session id.
+func (s *Store) Create(ctx context.Context, sess *auth.Session) error {
+	keys := []string{s.sessionKey(sess.Key), s.subjectKey(sess.User.Subject)}
+	if sess.ProviderSID != "" {
+		keys = append(keys, s.providerSIDKey(sess.ProviderSID))
 	}
-	data := auth.MarshalSession(sess)
-	// Touch never carries a session past ExpiresAt, so index sets that
-	// live until then outlive every member.
-	indexUntil := unixMilliCeil(sess.ExpiresAt)
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "SET", s.sessionKey(sess.Key), data, "PXAT", unixMilliCeil(deadline))
-		index(ctx, p, s.subjectKey(sess.User.Subject), sess.Key, indexUntil)
-		if sess.ProviderSID != "" {
-			index(ctx, p, s.providerSIDKey(sess.ProviderSID), sess.Key, indexUntil)
-		}
-		return nil
-	})
+	// Updates never carry a session past ExpiresAt, so index sets that live
+	// until then outlive every member.
+	n, err := s.create.Run(ctx, s.client, keys, auth.MarshalSession(sess), unixMilliCeil(sess.Deadline()),
+		sess.Key, unixMilliCeil(sess.ExpiresAt)).Int()
 	if err != nil {
-		return fail("save session", err)
+		return fail("create session", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create session: %w", auth.ErrSessionExists)
 	}
 	return nil
 }
 
-// index adds member to set and makes the set live at least until until
-// (Unix ms): NX gives a new set its expiry, GT only ever extends it.
-func index(ctx context.Context, p redis.Pipeliner, set, member string, until int64) {
-	p.SAdd(ctx, set, member)
-	p.Do(ctx, "PEXPIREAT", set, until, "NX")
-	p.Do(ctx, "PEXPIREAT", set, until, "GT")
+// updateScript replaces the record under KEYS[1] with ARGV[2], expiring
+// at ARGV[3] (Unix ms), if it still is ARGV[1]: the record the change was
+// made to. It answers 0, and changes nothing, when the record changed or
+// went meanwhile.
+const updateScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+return 1
+`
+
+// Update changes the live session under key: it reads the record, applies
+// change, and writes the result only if the record is still the one it
+// read, starting again when it is not. A session deleted meanwhile is not
+// there to read the next time, so no update brings it back.
+func (s *Store) Update(ctx context.Context, key string, change func(*auth.Session) error) (*auth.Session, error) {
+	k := s.sessionKey(key)
+	for attempt := range updateAttempts {
+		data, err := s.client.Get(ctx, k).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, auth.ErrNoSession
+		}
+		if err != nil {
+			return nil, fail("update session", err)
+		}
+		cur, ok := s.decode(key, data)
+		if !ok {
+			return nil, auth.ErrNoSession
+		}
+		next, err := auth.ApplyUpdate(cur, s.now(), change)
+		if err != nil {
+			return nil, err
+		}
+		n, err := s.update.Run(ctx, s.client, []string{k}, data, auth.MarshalSession(next), unixMilliCeil(next.Deadline())).Int()
+		if err != nil {
+			return nil, fail("update session", err)
+		}
+		if n == 1 {
+			return next, nil
+		}
+		// Another write won; let the writers of this session spread out.
+		wait := time.Duration(rand.Int64N(int64(min(attempt+1, 10)) * int64(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("update session: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	return nil, fmt.Errorf("update session: it changed under every one of %d attempts", updateAttempts)
 }
 
 // Load returns the session stored under key, or auth.ErrNoSession when
@@ -67,51 +123,6 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 		return nil, auth.ErrNoSession
 	}
 	return sess, nil
-}
-
-// Touch moves the session's last-seen time and idle limit, and its expiry
-// with them, never past ExpiresAt. A session that is gone or over stays so.
-func (s *Store) Touch(ctx context.Context, key string, lastSeen, idleUntil time.Time) error {
-	k := s.sessionKey(key)
-	touch := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, k).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sess, ok := s.decode(key, data)
-		now := s.now()
-		if !ok || !now.Before(sess.Deadline()) {
-			return nil
-		}
-		sess.LastSeen, sess.IdleUntil = lastSeen, idleUntil
-		touched := auth.MarshalSession(sess)
-		deadline := sess.Deadline()
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			if now.Before(deadline) {
-				p.Do(ctx, "SET", k, touched, "PXAT", unixMilliCeil(deadline))
-			} else {
-				p.Del(ctx, k)
-			}
-			return nil
-		})
-		return err
-	}
-	for range touchAttempts {
-		// WATCH makes the write fail if the session was deleted or
-		// changed since it was read, so a touch cannot bring it back.
-		err := s.client.Watch(ctx, touch, k)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
-		}
-		if err != nil {
-			return fail("touch session", err)
-		}
-		return nil
-	}
-	return fmt.Errorf("touch session: it changed under every one of %d attempts", touchAttempts)
 }
 
 // Delete ends the session under key and drops it from its indexes.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,10 +63,13 @@ func Run(t *testing.T, open Open, opts Options) {
 		name string
 		test func(t *testing.T, s auth.SessionStore, clock *Clock)
 	}{
-		{"SaveLoad", testSaveLoad},
+		{"CreateLoad", testCreateLoad},
+		{"CreateTakenKey", testCreateTakenKey},
 		{"LoadUnknown", testLoadUnknown},
-		{"SaveReplaces", testSaveReplaces},
-		{"Touch", testTouch},
+		{"Update", testUpdate},
+		{"UpdateNeverCreates", testUpdateNeverCreates},
+		{"UpdateKeepsIdentity", testUpdateKeepsIdentity},
+		{"UpdateTouch", testUpdateTouch},
 		{"Delete", testDelete},
 		{"DeleteBySID", testDeleteBySID},
 		{"DeleteBySubject", testDeleteBySubject},
@@ -73,6 +78,7 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"AbsoluteExpiry", testAbsoluteExpiry},
 		{"Claim", testClaim},
 		{"Concurrent", testConcurrent},
+		{"ConcurrentUpdatesAllCount", testConcurrentUpdatesAllCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +90,15 @@ func Run(t *testing.T, open Open, opts Options) {
 		clock := NewClock()
 		testSweep(t, open(t, clock), clock, opts)
 	})
+	// A session that was ended stays ended, whatever updates race the
+	// ending: the updates of a refresh in flight, or of a stolen cookie.
+	for _, ending := range endings {
+		t.Run("EndingRacesUpdates/"+ending.name, func(t *testing.T) {
+			t.Parallel()
+			clock := NewClock()
+			testEndingRacesUpdates(t, open(t, clock), clock, ending)
+		})
+	}
 	if opts.Damage != nil {
 		t.Run("DamagedRecord", func(t *testing.T) {
 			clock := NewClock()
@@ -116,9 +131,17 @@ func NewSession(clock *Clock, subject string) *auth.Session {
 
 func save(t *testing.T, s auth.SessionStore, sess *auth.Session) {
 	t.Helper()
-	if err := s.Save(context.Background(), sess); err != nil {
-		t.Fatalf("Save: %v", err)
+	if err := s.Create(context.Background(), sess); err != nil {
+		t.Fatalf("Create: %v", err)
 	}
+}
+
+// touch records a use of the session under key, as auth.Sessions does.
+func touch(s auth.SessionStore, key string, seen, idle time.Time) (*auth.Session, error) {
+	return s.Update(context.Background(), key, func(sess *auth.Session) error {
+		sess.LastSeen, sess.IdleUntil = seen, idle
+		return nil
+	})
 }
 
 func mustLoad(t *testing.T, s auth.SessionStore, key string) *auth.Session {
@@ -150,49 +173,133 @@ func equal(t *testing.T, got, want *auth.Session) {
 	}
 }
 
-func testSaveLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
+func testCreateLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
 	want := NewSession(clock, "ada")
 	save(t, s, want)
 	equal(t, mustLoad(t, s, want.Key), want)
+}
+
+func testCreateTakenKey(t *testing.T, s auth.SessionStore, clock *Clock) {
+	first := NewSession(clock, "ada")
+	save(t, s, first)
+	second := NewSession(clock, "mallory")
+	second.Key = first.Key
+	if err := s.Create(context.Background(), second); !errors.Is(err, auth.ErrSessionExists) {
+		t.Fatalf("Create under a taken key = %v; want ErrSessionExists", err)
+	}
+	equal(t, mustLoad(t, s, first.Key), first)
+	if got := listKeys(t, s, "mallory"); len(got) != 0 {
+		t.Fatalf("the refused Create left index entries: ListBySubject = %v", got)
+	}
 }
 
 func testLoadUnknown(t *testing.T, s auth.SessionStore, _ *Clock) {
 	mustBeGone(t, s, "no-such-key")
 }
 
-func testSaveReplaces(t *testing.T, s auth.SessionStore, clock *Clock) {
+func testUpdate(t *testing.T, s auth.SessionStore, clock *Clock) {
+	ctx := context.Background()
 	sess := NewSession(clock, "ada")
 	save(t, s, sess)
-	sess.Tokens.AccessToken, sess.Tokens.RefreshToken = "access-2", "refresh-2"
-	save(t, s, sess)
+	got, err := s.Update(ctx, sess.Key, func(cur *auth.Session) error {
+		cur.Tokens.AccessToken, cur.Tokens.RefreshToken = "access-2", "refresh-2"
+		cur.User.Name = "Ada King"
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	sess.Tokens.AccessToken, sess.Tokens.RefreshToken, sess.User.Name = "access-2", "refresh-2", "Ada King"
+	equal(t, got, sess)
+	equal(t, mustLoad(t, s, sess.Key), sess)
+	if list := listKeys(t, s, "ada"); len(list) != 1 || list[0] != sess.Key {
+		t.Fatalf("ListBySubject after Update = %v, want [%s]", list, sess.Key)
+	}
+
+	// A change that fails writes nothing.
+	refused := errors.New("refused")
+	_, err = s.Update(ctx, sess.Key, func(cur *auth.Session) error {
+		cur.User.Name = "not written"
+		return refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("Update whose change fails = %v; want the change's error", err)
+	}
 	equal(t, mustLoad(t, s, sess.Key), sess)
 }
 
-func testTouch(t *testing.T, s auth.SessionStore, clock *Clock) {
+func testUpdateNeverCreates(t *testing.T, s auth.SessionStore, clock *Clock) {
+	ctx := context.Background()
+	ran := false
+	change := func(cur *auth.Session) error { ran = true; cur.User.Name = "revived"; return nil }
+	if got, err := s.Update(ctx, "no-such-key", change); !errors.Is(err, auth.ErrNoSession) {
+		t.Fatalf("Update of an unknown key = %v, %v; want ErrNoSession", got, err)
+	}
+	if ran {
+		t.Error("Update ran the change with no session to change")
+	}
+	mustBeGone(t, s, "no-such-key")
+
+	deleted := NewSession(clock, "ada")
+	save(t, s, deleted)
+	if err := s.Delete(ctx, deleted.Key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if got, err := s.Update(ctx, deleted.Key, change); !errors.Is(err, auth.ErrNoSession) {
+		t.Fatalf("Update after Delete = %v, %v; want ErrNoSession", got, err)
+	}
+	mustBeGone(t, s, deleted.Key)
+	if got := listKeys(t, s, "ada"); len(got) != 0 {
+		t.Fatalf("ListBySubject after Update of a deleted session = %v", got)
+	}
+
+	over := NewSession(clock, "grace")
+	save(t, s, over)
+	clock.Advance(31 * time.Minute)
+	if got, err := touch(s, over.Key, clock.Now(), clock.Now().Add(30*time.Minute)); !errors.Is(err, auth.ErrNoSession) {
+		t.Fatalf("Update past the deadline = %v, %v; want ErrNoSession", got, err)
+	}
+	mustBeGone(t, s, over.Key)
+}
+
+func testUpdateKeepsIdentity(t *testing.T, s auth.SessionStore, clock *Clock) {
+	sess := NewSession(clock, "ada")
+	save(t, s, sess)
+	for name, change := range map[string]func(*auth.Session){
+		"Key":          func(cur *auth.Session) { cur.Key = "other-key" },
+		"User.Subject": func(cur *auth.Session) { cur.User.Subject = "mallory" },
+		"ProviderSID":  func(cur *auth.Session) { cur.ProviderSID = "other-sid" },
+		"CreatedAt":    func(cur *auth.Session) { cur.CreatedAt = cur.CreatedAt.Add(-time.Hour) },
+		"ExpiresAt":    func(cur *auth.Session) { cur.ExpiresAt = cur.ExpiresAt.Add(time.Hour) },
+		"deadline":     func(cur *auth.Session) { cur.IdleUntil = clock.Now() },
+	} {
+		_, err := s.Update(context.Background(), sess.Key, func(cur *auth.Session) error { change(cur); return nil })
+		if err == nil {
+			t.Errorf("an Update changing %s succeeded", name)
+		}
+	}
+	equal(t, mustLoad(t, s, sess.Key), sess)
+	mustBeGone(t, s, "other-key")
+}
+
+func testUpdateTouch(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
 	save(t, s, sess)
 	clock.Advance(20 * time.Minute)
 	seen, idle := clock.Now(), clock.Now().Add(30*time.Minute)
-	if err := s.Touch(context.Background(), sess.Key, seen, idle); err != nil {
-		t.Fatalf("Touch: %v", err)
+	if _, err := touch(s, sess.Key, seen, idle); err != nil {
+		t.Fatalf("Update: %v", err)
 	}
 	got := mustLoad(t, s, sess.Key)
 	if !got.LastSeen.Equal(seen) || !got.IdleUntil.Equal(idle) {
-		t.Fatalf("after Touch: LastSeen %v, IdleUntil %v; want %v, %v", got.LastSeen, got.IdleUntil, seen, idle)
+		t.Fatalf("after Update: LastSeen %v, IdleUntil %v; want %v, %v", got.LastSeen, got.IdleUntil, seen, idle)
 	}
-	// Past the first idle limit, alive thanks to the touch.
+	// Past the first idle limit, alive thanks to the use.
 	clock.Advance(20 * time.Minute)
 	mustLoad(t, s, sess.Key)
-	// A session past its deadline stays over: touching it does not revive it.
-	clock.Advance(31 * time.Minute)
-	if err := s.Touch(context.Background(), sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
-		t.Fatalf("Touch after the deadline: %v", err)
+	if got := listKeys(t, s, "ada"); len(got) != 1 {
+		t.Fatalf("ListBySubject past the first idle limit = %v, want the session", got)
 	}
-	mustBeGone(t, s, sess.Key)
-	if err := s.Touch(context.Background(), "no-such-key", seen, idle); err != nil {
-		t.Fatalf("Touch of an unknown key: %v", err)
-	}
-	mustBeGone(t, s, "no-such-key")
 }
 
 func testDelete(t *testing.T, s auth.SessionStore, clock *Clock) {
@@ -304,8 +411,8 @@ func testAbsoluteExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
 	save(t, s, sess)
 	clock.Advance(5 * time.Minute)
 	// Activity cannot carry a session past its absolute limit.
-	if err := s.Touch(context.Background(), sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
-		t.Fatalf("Touch: %v", err)
+	if _, err := touch(s, sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
+		t.Fatalf("Update: %v", err)
 	}
 	clock.Advance(5 * time.Minute)
 	mustBeGone(t, s, sess.Key)
@@ -340,14 +447,14 @@ func testConcurrent(t *testing.T, s auth.SessionStore, clock *Clock) {
 			subject := fmt.Sprintf("user-%d", w%2)
 			for range rounds {
 				sess := NewSession(clock, subject)
-				if err := s.Save(ctx, sess); err != nil {
+				if err := s.Create(ctx, sess); err != nil {
 					errs <- err
 					continue
 				}
 				if _, err := s.Load(ctx, sess.Key); err != nil {
 					errs <- err
 				}
-				if err := s.Touch(ctx, sess.Key, clock.Now(), clock.Now().Add(time.Hour)); err != nil {
+				if _, err := touch(s, sess.Key, clock.Now(), clock.Now().Add(time.Hour)); err != nil {
 					errs <- err
 				}
 				if _, err := s.ListBySubject(ctx, subject); err != nil {
@@ -419,8 +526,8 @@ func testDamagedRecord(t *testing.T, s auth.SessionStore, clock *Clock, damage f
 	if got := listKeys(t, s, "ada"); len(got) != 1 || got[0] != intact.Key {
 		t.Fatalf("ListBySubject = %v, want only the intact session %s", got, intact.Key)
 	}
-	if err := s.Touch(ctx, damaged.Key, clock.Now(), clock.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("Touch of a damaged record: %v", err)
+	if got, err := touch(s, damaged.Key, clock.Now(), clock.Now().Add(time.Hour)); !errors.Is(err, auth.ErrNoSession) {
+		t.Fatalf("Update of a damaged record = %v, %v; want ErrNoSession", got, err)
 	}
 	mustBeGone(t, s, damaged.Key)
 	if n, err := s.DeleteBySID(ctx, damaged.ProviderSID); err != nil || n != 0 {
@@ -433,4 +540,149 @@ func testDamagedRecord(t *testing.T, s auth.SessionStore, clock *Clock, damage f
 		t.Fatalf("Delete of a damaged record: %v", err)
 	}
 	mustBeGone(t, s, damaged.Key)
+}
+
+// testConcurrentUpdatesAllCount: updates racing on one session each apply
+// to the session as the others left it; none is lost.
+func testConcurrentUpdatesAllCount(t *testing.T, s auth.SessionStore, clock *Clock) {
+	const workers, rounds = 8, 20
+	sess := NewSession(clock, "ada")
+	sess.User.Name = "0"
+	save(t, s, sess)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				_, err := s.Update(context.Background(), sess.Key, func(cur *auth.Session) error {
+					n, err := strconv.Atoi(cur.User.Name)
+					cur.User.Name = strconv.Itoa(n + 1)
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Update: %v", err)
+	}
+	if got := mustLoad(t, s, sess.Key).User.Name; got != strconv.Itoa(workers*rounds) {
+		t.Fatalf("after %d updates that each count one, the count is %s", workers*rounds, got)
+	}
+}
+
+// ending is one way a session ends: a logout or a Sign out (Delete), a
+// back-channel logout (DeleteBySID, DeleteBySubject), Sign out everywhere
+// else (DeleteBySubject keeping one).
+type ending struct {
+	name string
+	// end ends victim; other is another session of the same user, which
+	// must outlive it when keep says so.
+	end  func(ctx context.Context, s auth.SessionStore, victim, other *auth.Session) error
+	keep bool
+}
+
+var endings = []ending{
+	{name: "Delete", end: func(ctx context.Context, s auth.SessionStore, victim, _ *auth.Session) error {
+		return s.Delete(ctx, victim.Key)
+	}},
+	{name: "DeleteBySID", end: func(ctx context.Context, s auth.SessionStore, victim, _ *auth.Session) error {
+		_, err := s.DeleteBySID(ctx, victim.ProviderSID)
+		return err
+	}},
+	{name: "DeleteBySubject", end: func(ctx context.Context, s auth.SessionStore, victim, _ *auth.Session) error {
+		_, err := s.DeleteBySubject(ctx, victim.User.Subject, "")
+		return err
+	}},
+	{name: "DeleteBySubjectKeepingOne", keep: true, end: func(ctx context.Context, s auth.SessionStore, victim, other *auth.Session) error {
+		_, err := s.DeleteBySubject(ctx, victim.User.Subject, other.Key)
+		return err
+	}},
+}
+
+// endingTrials is how often each ending races the updates: enough that a
+// store whose updates can bring an ended session back fails every run (a
+// store that wrote updates with Load and then a create-or-replace brought
+// the session back in 31 to 40 of 40 trials).
+const endingTrials = 25
+
+// testEndingRacesUpdates ends a session while updates of it are in flight
+// on several goroutines, again and again; every time, the session must be
+// gone afterwards, from Load and from the user's list.
+func testEndingRacesUpdates(t *testing.T, s auth.SessionStore, clock *Clock, e ending) {
+	const updaters = 4
+	ctx := context.Background()
+	revived := 0
+	for trial := range endingTrials {
+		victim, other := NewSession(clock, "ada"), NewSession(clock, "ada")
+		save(t, s, victim)
+		save(t, s, other)
+
+		var wg sync.WaitGroup
+		var stop atomic.Bool
+		running := make(chan struct{}, updaters)
+		errs := make(chan error, updaters)
+		for u := range updaters {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					_, err := s.Update(ctx, victim.Key, func(cur *auth.Session) error {
+						cur.User.Name = fmt.Sprintf("update %d.%d.%d", trial, u, i)
+						return nil
+					})
+					if i == 0 {
+						running <- struct{}{}
+					}
+					if errors.Is(err, auth.ErrNoSession) {
+						return
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					if stop.Load() {
+						return
+					}
+				}
+			})
+		}
+		for range updaters {
+			<-running
+		}
+		err := e.end(ctx, s, victim, other)
+		stop.Store(true)
+		wg.Wait()
+		close(errs)
+		if err != nil {
+			t.Fatalf("trial %d: %s: %v", trial, e.name, err)
+		}
+		for err := range errs {
+			t.Fatalf("trial %d: Update: %v", trial, err)
+		}
+
+		if got, err := s.Load(ctx, victim.Key); !errors.Is(err, auth.ErrNoSession) {
+			revived++
+			t.Errorf("trial %d: after %s with updates in flight, Load = %v, %v; want ErrNoSession", trial, e.name, got, err)
+		}
+		list := listKeys(t, s, "ada")
+		if slices.Contains(list, victim.Key) {
+			t.Errorf("trial %d: after %s with updates in flight, the user's sessions list the ended one: %v", trial, e.name, list)
+		}
+		if n, err := s.DeleteBySID(ctx, victim.ProviderSID); err != nil || n != 0 {
+			t.Errorf("trial %d: after %s, DeleteBySID of the ended session's sid = %d, %v; want 0", trial, e.name, n, err)
+		}
+		if e.keep {
+			mustLoad(t, s, other.Key)
+		}
+		if err := s.Delete(ctx, other.Key); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	if revived > 0 {
+		t.Errorf("%s: the ended session came back in %d of %d trials", e.name, revived, endingTrials)
+	}
 }
