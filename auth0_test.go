@@ -87,7 +87,7 @@ func TestAuth0(t *testing.T) {
 				}
 				q := u.Query()
 				for name, want := range map[string]string{
-					"id_token_hint":            sess.IDToken,
+					"id_token_hint":            sess.IDTokenHint(),
 					"post_logout_redirect_uri": auth0ReturnTo,
 					"client_id":                auth0ClientID,
 					"state":                    "logout-state",
@@ -133,14 +133,18 @@ func TestAuth0(t *testing.T) {
 			if sess.ProviderSID != auth0SID {
 				t.Errorf("provider session ID = %q, want the ID token's sid %q", sess.ProviderSID, auth0SID)
 			}
-			if sess.Tokens.RefreshToken == "" {
+			tokens, err := sess.Tokens()
+			if err != nil {
+				t.Fatalf("the tokens of a session just signed in: %v", err)
+			}
+			if tokens.RefreshToken == "" {
 				t.Error("no refresh token: offline_access, which Auth0 lists, was not asked for")
 			}
-			if left := time.Until(sess.Tokens.Expiry); left < 23*time.Hour || left > 25*time.Hour {
+			if left := time.Until(tokens.Expiry); left < 23*time.Hour || left > 25*time.Hour {
 				t.Errorf("access token expiry in %v, want Auth0's expires_in of 24h", left)
 			}
 
-			tc.check(t, p.LogoutURL(sess.IDToken, auth0ReturnTo, "logout-state"), sess)
+			tc.check(t, p.LogoutURL(sess.IDTokenHint(), auth0ReturnTo, "logout-state"), sess)
 			tenant.checkRequests(t)
 		})
 	}

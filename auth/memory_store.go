@@ -45,14 +45,15 @@ func (m *MemoryStore) Sweep(context.Context) (int, error) {
 	return n, nil
 }
 
-// Create stores a copy of s under s.Key.
+// Create stores a copy of s under s.Key, as any store would keep it: with
+// its tokens only sealed.
 func (m *MemoryStore) Create(_ context.Context, s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.sessions[s.Key]; ok {
 		return ErrSessionExists
 	}
-	m.sessions[s.Key] = *s
+	m.sessions[s.Key] = s.stored()
 	return nil
 }
 
@@ -79,8 +80,9 @@ func (m *MemoryStore) Update(_ context.Context, key string, change func(*Session
 	if err != nil {
 		return nil, err
 	}
-	m.sessions[key] = *next
-	return next, nil
+	stored := next.stored()
+	m.sessions[key] = stored
+	return &stored, nil
 }
 
 // Delete removes the session stored under key, if any.

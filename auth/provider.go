@@ -308,7 +308,7 @@ func (p *Provider) checkCallback(c *connection, query url.Values) error {
 
 // Finish completes the attempt from the callback's query: it checks the
 // response, exchanges the code, verifies the ID token and reads userinfo.
-// The returned session has its User, IDToken, Tokens and ProviderSID set.
+// The returned session has its User, ProviderSID and Tokens set.
 // Errors are *ProviderError.
 func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt) (*Session, error) {
 	c := p.conn.Load()
@@ -342,9 +342,9 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 		return nil, err
 	}
 	return &Session{
-		User:    user,
-		IDToken: tokens.IDToken,
-		Tokens: Tokens{
+		User: user,
+		tokens: &Tokens{
+			IDToken:      tokens.IDToken,
 			AccessToken:  tokens.AccessToken,
 			TokenType:    tokens.TokenType,
 			RefreshToken: tokens.RefreshToken,

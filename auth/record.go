@@ -27,7 +27,7 @@ const formatTagged = 2
 var errBadRecord = errors.New("malformed session record")
 
 // field is one row of a record's field table: where a value of type T
-// keeps the field. Exactly one of str and time is set.
+// keeps the field.
 type field[T any] struct {
 	// tag is the field's number in the record: its row's position in the
 	// table, counting from 1.
@@ -35,8 +35,13 @@ type field[T any] struct {
 	// name is the field's path in T (e.g. "User.Email"), by which the
 	// table's test checks that every field of T has a row.
 	name string
+	// Exactly one of str and time is set, but in a row whose tag is
+	// retired and no longer means anything.
 	str  func(*T) *string
 	time func(*T) *time.Time
+	// readOnly rows hold a field of old records, which the decoder still
+	// reads but the encoder no longer writes.
+	readOnly bool
 }
 
 // recordFields are the fields of a session record. Rows are only ever
@@ -53,16 +58,22 @@ var recordFields = []field[Session]{
 	{tag: 9, name: "LastSeen", time: func(s *Session) *time.Time { return &s.LastSeen }},
 	{tag: 10, name: "IdleUntil", time: func(s *Session) *time.Time { return &s.IdleUntil }},
 	{tag: 11, name: "ExpiresAt", time: func(s *Session) *time.Time { return &s.ExpiresAt }},
-	{tag: 12, name: "IDToken", str: func(s *Session) *string { return &s.IDToken }},
-	{tag: 13, name: "Tokens.AccessToken", str: func(s *Session) *string { return &s.Tokens.AccessToken }},
-	{tag: 14, name: "Tokens.TokenType", str: func(s *Session) *string { return &s.Tokens.TokenType }},
-	{tag: 15, name: "Tokens.RefreshToken", str: func(s *Session) *string { return &s.Tokens.RefreshToken }},
-	{tag: 16, name: "Tokens.Expiry", time: func(s *Session) *time.Time { return &s.Tokens.Expiry }},
-	{tag: 17, name: "CSRFToken", str: func(s *Session) *string { return &s.CSRFToken }},
+	// 12 to 16 are the tokens in the clear, as records kept them before
+	// they were sealed (tag 18); they are read, and sealed on the next
+	// write of the session.
+	{tag: 12, name: "tokens.IDToken", readOnly: true, str: func(s *Session) *string { return &s.legacyTokens().IDToken }},
+	{tag: 13, name: "tokens.AccessToken", readOnly: true, str: func(s *Session) *string { return &s.legacyTokens().AccessToken }},
+	{tag: 14, name: "tokens.TokenType", readOnly: true, str: func(s *Session) *string { return &s.legacyTokens().TokenType }},
+	{tag: 15, name: "tokens.RefreshToken", readOnly: true, str: func(s *Session) *string { return &s.legacyTokens().RefreshToken }},
+	{tag: 16, name: "tokens.Expiry", readOnly: true, time: func(s *Session) *time.Time { return &s.legacyTokens().Expiry }},
+	// 17 was the CSRF token, now derived from the cookie's id.
+	{tag: 17, name: "CSRFToken", readOnly: true},
+	{tag: 18, name: "sealed", str: func(s *Session) *string { return &s.sealed }},
 }
 
-// MarshalSession returns the record a store keeps for sess. The key is not
-// part of it: stores keep the record under the key.
+// MarshalSession returns the record a store keeps for sess: its tokens
+// only as sealed, and neither its CSRF token nor anything else the cookie
+// gives. The key is not part of it: stores keep the record under the key.
 func MarshalSession(sess *Session) []byte {
 	b := make([]byte, 0, 1+fieldsSize(sess, recordFields))
 	b = append(b, formatTagged)
@@ -99,6 +110,7 @@ func fieldsSize[T any](v *T, fields []field[T]) int {
 	for i := range fields {
 		f := &fields[i]
 		switch {
+		case f.readOnly:
 		case f.str != nil:
 			if s := *f.str(v); s != "" {
 				n += 2*binary.MaxVarintLen64 + len(s)
@@ -115,6 +127,7 @@ func appendFields[T any](b []byte, v *T, fields []field[T]) []byte {
 	for i := range fields {
 		f := &fields[i]
 		switch {
+		case f.readOnly:
 		case f.str != nil:
 			s := *f.str(v)
 			if s == "" {

@@ -7,7 +7,9 @@ import (
 
 // The forms session records had before the tagged one, which stores may
 // still hold after an upgrade. They are only ever read, and the fixtures in
-// testdata are records written by those versions.
+// testdata are records written by those versions. They hold the tokens in
+// the clear, which Sessions seals on the session's next write, and a CSRF
+// token, now derived from the cookie's id instead.
 
 // formatOrdered is the first binary form: the format byte, then twelve
 // strings and five times in a fixed order.
@@ -17,9 +19,10 @@ const formatOrdered = 1
 func unmarshalOrdered(key string, data []byte) (*Session, error) {
 	r := recordReader{rest: string(data[1:])}
 	sess := &Session{Key: key}
-	u, t := &sess.User, &sess.Tokens
-	for _, s := range []*string{&u.Subject, &u.Name, &u.Email, &u.Picture, &u.ClaimsJSON, &sess.IDToken,
-		&t.AccessToken, &t.TokenType, &t.RefreshToken, &sess.ProviderSID, &sess.CSRFToken, &sess.UserAgent} {
+	u, t := &sess.User, sess.legacyTokens()
+	var csrf string // now derived from the cookie's id
+	for _, s := range []*string{&u.Subject, &u.Name, &u.Email, &u.Picture, &u.ClaimsJSON, &t.IDToken,
+		&t.AccessToken, &t.TokenType, &t.RefreshToken, &sess.ProviderSID, &csrf, &sess.UserAgent} {
 		*s = r.string()
 	}
 	for _, tm := range []*time.Time{&t.Expiry, &sess.CreatedAt, &sess.LastSeen, &sess.IdleUntil, &sess.ExpiresAt} {
@@ -50,7 +53,6 @@ type jsonRecord struct {
 		Expiry       time.Time `json:"expiry"`
 	} `json:"tokens"`
 	ProviderSID string    `json:"sid"`
-	CSRFToken   string    `json:"csrf"`
 	UserAgent   string    `json:"user_agent"`
 	CreatedAt   time.Time `json:"created_at"`
 	LastSeen    time.Time `json:"last_seen"`
@@ -74,19 +76,18 @@ func unmarshalJSON(key string, data []byte) (*Session, error) {
 			Picture:    j.User.Picture,
 			ClaimsJSON: j.User.ClaimsJSON,
 		},
-		IDToken: j.IDToken,
-		Tokens: Tokens{
-			AccessToken:  j.Tokens.AccessToken,
-			TokenType:    j.Tokens.TokenType,
-			RefreshToken: j.Tokens.RefreshToken,
-			Expiry:       j.Tokens.Expiry,
-		},
 		ProviderSID: j.ProviderSID,
-		CSRFToken:   j.CSRFToken,
 		UserAgent:   j.UserAgent,
 		CreatedAt:   j.CreatedAt,
 		LastSeen:    j.LastSeen,
 		IdleUntil:   j.IdleUntil,
 		ExpiresAt:   j.ExpiresAt,
+		tokens: &Tokens{
+			IDToken:      j.IDToken,
+			AccessToken:  j.Tokens.AccessToken,
+			TokenType:    j.Tokens.TokenType,
+			RefreshToken: j.Tokens.RefreshToken,
+			Expiry:       j.Tokens.Expiry,
+		},
 	}, nil
 }

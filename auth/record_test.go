@@ -11,13 +11,14 @@ import (
 )
 
 // notInRecord are the fields of Session that its record leaves out: the
-// store keeps the record under the key.
-var notInRecord = map[string]bool{"Key": true}
+// key, under which the store keeps the record, and what only the cookie
+// gives or this process knows.
+var notInRecord = map[string]bool{"Key": true, "CSRFToken": true, "tokens": true, "keys": true}
 
-// sessionFields yields the path of every field of Session that holds a
-// value (a string or a time; structs are walked into) and its address in
-// sess.
-func sessionFields(t *testing.T, sess *Session) map[string]uintptr {
+// valueFields returns the path of every field of the struct v points to
+// that holds a value (a string or a time; structs are walked into), but
+// those in skip, with its address.
+func valueFields(t *testing.T, v any, skip map[string]bool) map[string]uintptr {
 	t.Helper()
 	fields := map[string]uintptr{}
 	var walk func(v reflect.Value, prefix string)
@@ -25,60 +26,73 @@ func sessionFields(t *testing.T, sess *Session) map[string]uintptr {
 		for i := range v.NumField() {
 			f, name := v.Field(i), prefix+v.Type().Field(i).Name
 			switch {
+			case skip[name]:
 			case f.Type() == reflect.TypeFor[time.Time](), f.Kind() == reflect.String:
 				fields[name] = f.UnsafeAddr()
 			case f.Kind() == reflect.Struct:
 				walk(f, name+".")
 			default:
-				t.Fatalf("session field %s has type %s, which the record does not know", name, f.Type())
+				t.Fatalf("field %s has type %s, which the record does not know", name, f.Type())
 			}
 		}
 	}
-	walk(reflect.ValueOf(sess).Elem(), "")
+	walk(reflect.ValueOf(v).Elem(), "")
 	return fields
 }
 
-func TestRecordFieldsListEveryField(t *testing.T) {
-	sess := &Session{}
-	fields := sessionFields(t, sess)
+// checkTable checks that the rows of fields keep the fields of the struct
+// v points to, each in the field it names, and that every field but those
+// in skip has a row.
+func checkTable[T any](t *testing.T, v *T, fields []field[T], skip map[string]bool) {
+	t.Helper()
+	addrs := valueFields(t, v, skip)
 	rows := map[string]bool{}
-	for i, f := range recordFields {
+	for i, f := range fields {
 		if f.tag != uint64(i+1) {
 			t.Errorf("row %d (%s) has tag %d; tags are the rows' positions from 1", i, f.name, f.tag)
+		}
+		if f.readOnly {
+			continue // read from old records into where they are kept now
 		}
 		if (f.str == nil) == (f.time == nil) {
 			t.Errorf("row %s must say where a string or a time is kept, not both", f.name)
 			continue
 		}
-		addr, ok := fields[f.name]
+		addr, ok := addrs[f.name]
 		if !ok {
-			t.Errorf("row %s names no field of Session", f.name)
+			t.Errorf("row %s names no field to store", f.name)
 			continue
 		}
 		var got uintptr
 		if f.str != nil {
-			got = uintptr(unsafe.Pointer(f.str(sess)))
+			got = uintptr(unsafe.Pointer(f.str(v)))
 		} else {
-			got = uintptr(unsafe.Pointer(f.time(sess)))
+			got = uintptr(unsafe.Pointer(f.time(v)))
 		}
 		if got != addr {
 			t.Errorf("row %s keeps its value in another field", f.name)
 		}
 		rows[f.name] = true
 	}
-	for name := range fields {
-		if !rows[name] && !notInRecord[name] {
-			t.Errorf("Session.%s has no row in recordFields: it would not be stored", name)
+	for name := range addrs {
+		if !rows[name] {
+			t.Errorf("%s has no row: it would not be stored", name)
 		}
 	}
 }
 
-// fullSession has every field of Session set to a value of its own.
+func TestRecordFieldsListEveryField(t *testing.T) {
+	checkTable(t, &Session{}, recordFields, notInRecord)
+	checkTable(t, &Tokens{}, tokenFields, nil)
+}
+
+// fullSession has every field its record holds set to a value of its own.
 func fullSession(t *testing.T) *Session {
 	t.Helper()
 	sess := &Session{Key: "key-value"}
 	for i, f := range recordFields {
 		switch {
+		case f.readOnly:
 		case f.str != nil:
 			*f.str(sess) = f.name + "-value"
 		case f.time != nil:
@@ -96,6 +110,7 @@ func sameSession(t *testing.T, got, want *Session) {
 	}
 	for _, f := range recordFields {
 		switch {
+		case f.readOnly:
 		case f.str != nil:
 			if g, w := *f.str(got), *f.str(want); g != w {
 				t.Errorf("%s = %q, want %q", f.name, g, w)
@@ -122,43 +137,58 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("zero session: %v", err)
 	}
 	sameSession(t, got, zero)
-	if !got.CreatedAt.IsZero() || !got.Tokens.Expiry.IsZero() {
-		t.Errorf("zero times decode as %v and %v", got.CreatedAt, got.Tokens.Expiry)
+	if !got.CreatedAt.IsZero() || got.tokens != nil {
+		t.Errorf("a zero session decodes with a sign-in time %v and tokens %+v", got.CreatedAt, got.tokens)
 	}
 }
 
 // fixtureSession is the session the records in testdata hold, written by
-// the versions that used those forms.
-func fixtureSession() *Session {
+// the versions that used those forms, with its tokens in the clear.
+func fixtureSession() (*Session, Tokens) {
 	at := func(sec, nsec int64) time.Time { return time.Unix(sec, nsec) }
 	return &Session{
-		Key: "3f5a0c1e9b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468",
-		User: User{
-			Subject:    "auth0|64f1c2d3e4b5a69788990011",
-			Name:       "Ada Lovelace",
-			Email:      "ada@example.com",
-			Picture:    "https://app.example.com/assets/avatars/ada.svg",
-			ClaimsJSON: "{\n  \"sub\": \"auth0|64f1c2d3e4b5a69788990011\",\n  \"name\": \"Ada Lovelace\",\n  \"email\": \"ada@example.com\",\n  \"email_verified\": true\n}",
-		},
-		IDToken: "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZpeHR1cmUifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbS8iLCJzdWIiOiJhZGEifQ.c2lnbmF0dXJl",
-		Tokens: Tokens{
+			Key: "3f5a0c1e9b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468",
+			User: User{
+				Subject:    "auth0|64f1c2d3e4b5a69788990011",
+				Name:       "Ada Lovelace",
+				Email:      "ada@example.com",
+				Picture:    "https://app.example.com/assets/avatars/ada.svg",
+				ClaimsJSON: "{\n  \"sub\": \"auth0|64f1c2d3e4b5a69788990011\",\n  \"name\": \"Ada Lovelace\",\n  \"email\": \"ada@example.com\",\n  \"email_verified\": true\n}",
+			},
+			ProviderSID: "sid-7c9e6679-7425-40de-944b",
+			UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+			CreatedAt:   at(1_767_222_000, 456_000_000),
+			LastSeen:    at(1_767_222_900, 0),
+			IdleUntil:   at(1_767_224_700, 789_000_000),
+			ExpiresAt:   at(1_767_308_400, 456_000_000),
+		}, Tokens{
+			IDToken:      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZpeHR1cmUifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbS8iLCJzdWIiOiJhZGEifQ.c2lnbmF0dXJl",
 			AccessToken:  "fixture-access-token-0123456789",
 			TokenType:    "Bearer",
 			RefreshToken: "fixture-refresh-token-9876543210",
 			Expiry:       at(1_767_225_600, 123_000_000),
-		},
-		ProviderSID: "sid-7c9e6679-7425-40de-944b",
-		CSRFToken:   "fixture-csrf-token-abcdefghijklmnopqrstuvwxyz012",
-		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
-		CreatedAt:   at(1_767_222_000, 456_000_000),
-		LastSeen:    at(1_767_222_900, 0),
-		IdleUntil:   at(1_767_224_700, 789_000_000),
-		ExpiresAt:   at(1_767_308_400, 456_000_000),
+		}
+}
+
+// sameTokens reports how got differs from want.
+func sameTokens(t *testing.T, got *Tokens, want Tokens) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("no tokens")
+	}
+	if !got.Expiry.Equal(want.Expiry) {
+		t.Errorf("Expiry = %v, want %v", got.Expiry, want.Expiry)
+	}
+	g := *got
+	g.Expiry = want.Expiry
+	if g != want {
+		t.Errorf("tokens = %+v, want %+v", g, want)
 	}
 }
 
 // TestRecordReadsOlderForms: records the stores wrote before still load
-// after an upgrade, with every field.
+// after an upgrade, with every field, their tokens in the clear (sealed on
+// the session's next write).
 func TestRecordReadsOlderForms(t *testing.T) {
 	for _, file := range []string{
 		"session-v1.bin",     // the embedded store's first binary form
@@ -169,13 +199,36 @@ func TestRecordReadsOlderForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := fixtureSession()
+			want, tokens := fixtureSession()
 			got, err := UnmarshalSession(want.Key, data)
 			if err != nil {
 				t.Fatalf("UnmarshalSession: %v", err)
 			}
 			sameSession(t, got, want)
+			sameTokens(t, got.tokens, tokens)
 		})
+	}
+}
+
+// TestRecordReadsTokensInTheClear: a tagged record whose tokens were not
+// sealed yet loads them, and the next record written has them only sealed.
+func TestRecordReadsTokensInTheClear(t *testing.T) {
+	want, tokens := fixtureSession()
+	data := MarshalSession(want)
+	for tag, v := range map[uint64]string{12: tokens.IDToken, 13: tokens.AccessToken, 14: tokens.TokenType, 15: tokens.RefreshToken, 17: "old-csrf-token"} {
+		data = binary.AppendUvarint(data, tag)
+		data = binary.AppendUvarint(data, uint64(len(v)))
+		data = append(data, v...)
+	}
+	got, err := UnmarshalSession(want.Key, data)
+	if err != nil {
+		t.Fatalf("UnmarshalSession: %v", err)
+	}
+	sameSession(t, got, want)
+	tokens.Expiry = time.Time{}
+	sameTokens(t, got.tokens, tokens)
+	if again := MarshalSession(got); strings.Contains(string(again), tokens.RefreshToken) || strings.Contains(string(again), "old-csrf-token") {
+		t.Errorf("a record written again holds tokens in the clear: %q", again)
 	}
 }
 

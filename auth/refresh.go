@@ -13,44 +13,46 @@ import (
 )
 
 // ErrSessionEnded reports a session that had to end: its tokens could not
-// be refreshed because the provider refused.
-var ErrSessionEnded = errors.New("session ended: the provider refused to refresh its tokens")
+// be refreshed because the provider refused, or they do not open.
+var ErrSessionEnded = errors.New("session ended: its tokens could not be refreshed or opened")
 
 // ErrNoRefreshToken reports an expired access token that cannot be
 // refreshed because the provider gave no refresh token.
 var ErrNoRefreshToken = errors.New("access token expired and no refresh token")
 
 // refresh asks the provider for new tokens with refreshToken. A refreshed
-// ID token is verified like the first one and must name the same user.
-func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToken string) (Tokens, string, error) {
+// ID token is verified like the first one and must name the same user;
+// the tokens' IDToken is empty when the provider sent none.
+func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToken string) (Tokens, error) {
 	c := p.conn.Load()
 	if c == nil {
-		return Tokens{}, "", &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
+		return Tokens{}, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.rp.HttpClient())
 	token, err := c.rp.OAuthConfig().TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
-		return Tokens{}, "", &ProviderError{Reason: classify(err), Err: fmt.Errorf("refresh tokens: %w", err)}
+		return Tokens{}, &ProviderError{Reason: classify(err), Err: fmt.Errorf("refresh tokens: %w", err)}
 	}
 	tokens := Tokens{AccessToken: token.AccessToken, TokenType: token.TokenType, RefreshToken: token.RefreshToken, Expiry: token.Expiry}
 	idToken, _ := token.Extra("id_token").(string)
 	if idToken == "" {
-		return tokens, "", nil
+		return tokens, nil
 	}
 	// A refreshed ID token carries the first one's nonce, or none
 	// (OpenID Connect Core 12.2).
 	nonce := unverifiedNonce(idToken)
 	if nonce != "" && nonce != unverifiedNonce(oldIDToken) {
-		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
+		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
 	}
 	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, nonce), token.AccessToken, idToken, c.rp.IDTokenVerifier())
 	if err != nil {
-		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
+		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
 	}
 	if claims.Subject != subject {
-		return Tokens{}, "", &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
+		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
 	}
-	return tokens, idToken, nil
+	tokens.IDToken = idToken
+	return tokens, nil
 }
 
 // unverifiedNonce reads the nonce of an ID token without checking it; only
@@ -82,16 +84,29 @@ func NewRefresher(provider *Provider, sessions *Sessions) *Refresher {
 // way to the provider.
 const expiryMargin = 30 * time.Second
 
-func (r *Refresher) fresh(s *Session) bool {
-	t := s.Tokens
+func (r *Refresher) fresh(t Tokens) bool {
 	return t.AccessToken != "" && (t.Expiry.IsZero() || r.sessions.now().Add(expiryMargin).Before(t.Expiry))
+}
+
+// tokensOf opens sess's tokens. A session whose tokens do not open can
+// neither refresh nor read userinfo: it is ended.
+func (r *Refresher) tokensOf(ctx context.Context, sess *Session) (Tokens, error) {
+	t, err := sess.Tokens()
+	if errors.Is(err, errTokensUnreadable) {
+		return Tokens{}, r.end(ctx, sess, err)
+	}
+	return t, err
 }
 
 // Fresh returns sess with an access token that has not expired. When the
 // provider refuses the refresh, the session is ended and ErrSessionEnded
 // returned. The returned session is shared: do not change it.
 func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) {
-	if r.fresh(sess) {
+	tokens, err := r.tokensOf(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	if r.fresh(tokens) {
 		return sess, nil
 	}
 	v, err, _ := r.flight.Do(sess.Key, func() (any, error) {
@@ -102,34 +117,42 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 		if err != nil {
 			return nil, err
 		}
-		if r.fresh(current) {
+		cur, err := r.tokensOf(ctx, current)
+		if err != nil {
+			return nil, err
+		}
+		if r.fresh(cur) {
 			return current, nil
 		}
-		if current.Tokens.RefreshToken == "" {
+		if cur.RefreshToken == "" {
 			// The session itself is still good; only a new login can get
 			// tokens again.
 			return nil, ErrNoRefreshToken
 		}
-		tokens, idToken, err := r.provider.refresh(ctx, current.Tokens.RefreshToken, current.User.Subject, current.IDToken)
+		next, err := r.provider.refresh(ctx, cur.RefreshToken, current.User.Subject, cur.IDToken)
 		var provErr *ProviderError
 		if errors.As(err, &provErr) && provErr.Reason == ReasonInvalid {
 			// Refused (invalid_grant, say). Another instance may have spent
 			// the refresh token a moment ago: use its result if so.
-			again, loadErr := r.sessions.Reload(ctx, current)
-			if loadErr == nil && again.Tokens.RefreshToken != current.Tokens.RefreshToken && r.fresh(again) {
-				return again, nil
+			if again, loadErr := r.sessions.Reload(ctx, current); loadErr == nil {
+				if t, err := again.Tokens(); err == nil && t.RefreshToken != cur.RefreshToken && r.fresh(t) {
+					return again, nil
+				}
 			}
 			return nil, r.end(ctx, current, err)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if tokens.RefreshToken == "" {
-			tokens.RefreshToken = current.Tokens.RefreshToken // not rotated
+		if next.RefreshToken == "" {
+			next.RefreshToken = cur.RefreshToken // not rotated
+		}
+		if next.IDToken == "" {
+			next.IDToken = cur.IDToken
 		}
 		// Only the tokens change, in the session as it is now: one that
 		// ended while the provider answered stays ended.
-		return r.sessions.updateTokens(ctx, current, tokens, idToken)
+		return r.sessions.updateTokens(ctx, current, next)
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +162,7 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 
 func (r *Refresher) end(ctx context.Context, sess *Session, cause error) error {
 	if err := r.sessions.store.Delete(ctx, sess.Key); err != nil {
-		return fmt.Errorf("end session after refused refresh: %w", err)
+		return fmt.Errorf("end session: %w", err)
 	}
 	return fmt.Errorf("%w: %w", ErrSessionEnded, cause)
 }
@@ -151,7 +174,11 @@ func (p *Provider) Userinfo(ctx context.Context, sess *Session) (User, error) {
 	if c == nil {
 		return User{}, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
 	}
-	info, err := rp.Userinfo[*oidc.UserInfo](ctx, sess.Tokens.AccessToken, bearer(sess.Tokens.TokenType), sess.User.Subject, c.rp)
+	tokens, err := sess.Tokens()
+	if err != nil {
+		return User{}, fmt.Errorf("read userinfo: %w", err)
+	}
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), sess.User.Subject, c.rp)
 	if err != nil {
 		return User{}, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
 	}

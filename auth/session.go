@@ -64,12 +64,18 @@ const sessionCookie = "latchkey"
 
 // Start stores a new session for user and sets its cookie. A fresh id is
 // made every time, so a cookie planted before login never becomes a
-// session (session fixation).
+// session (session fixation). The session's tokens are sealed with a key
+// derived from that id, which only the cookie holds.
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, sess *Session) error {
 	id := randomString(32)
 	now := s.now()
 	sess.Key = sessionKey(id)
-	sess.CSRFToken = randomString(32)
+	var tokens Tokens
+	if sess.tokens != nil {
+		tokens = *sess.tokens
+	}
+	sess.Seal(id, tokens)
+	sess.CSRFToken = sess.keys.csrf
 	sess.UserAgent = r.UserAgent()
 	sess.CreatedAt = now
 	sess.LastSeen = now
@@ -84,6 +90,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 // Load returns the request's session, or ErrNoSession when the request
 // carries none, a forged one, or one that has ended. A session used after
 // more than touchInterval has its last-seen time and idle limit moved on.
+// The session can open its tokens: the request carries its cookie.
 func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	name := s.cookies.Name(sessionCookie)
 	cookie, err := r.Cookie(name)
@@ -97,11 +104,10 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		if err := s.cookies.open(s.cookies.session, name, cookie.Value, &id); err != nil {
 			return nil, ErrNoSession
 		}
-		opened = openedCookie{key: sessionKey(id), until: now.Add(openedFor)}
+		opened = openedCookie{key: sessionKey(id), keys: deriveKeys(id), until: now.Add(openedFor)}
 		s.opened.Put(cookie.Value, opened)
 	}
-	key := opened.key
-	sess, err := s.store.Load(ctx, key)
+	sess, err := s.store.Load(ctx, opened.key)
 	if err != nil {
 		return nil, err
 	}
@@ -111,18 +117,21 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		}
 		return nil, ErrNoSession
 	}
-	if now.Sub(sess.LastSeen) < touchInterval {
+	sess.keys, sess.CSRFToken = opened.keys, opened.keys.csrf
+	// A record from before tokens were sealed is written again at once,
+	// sealing them.
+	unsealed := sess.sealed == "" && sess.tokens != nil
+	if now.Sub(sess.LastSeen) < touchInterval && !unsealed {
 		return sess, nil
 	}
 	// The requests of a page (or of several tabs) that find the session
 	// due together write it once.
-	if !s.touches.claim(sess.Key, now) {
+	if !s.touches.claim(sess.Key, now) && !unsealed {
 		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
 		return sess, nil
 	}
-	touched, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
+	touched, err := s.update(ctx, sess, func(cur *Session) {
 		cur.LastSeen, cur.IdleUntil = now, now.Add(s.idle)
-		return nil
 	})
 	if err != nil {
 		s.touches.release(sess.Key)
@@ -132,6 +141,29 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		return nil, fmt.Errorf("touch session: %w", err)
 	}
 	return touched, nil
+}
+
+// update applies change to sess as the store holds it now, through the
+// store's Update, and returns the result with what sess's cookie gives.
+// Tokens that a record from before sealing holds in the clear are sealed
+// on the way.
+func (s *Sessions) update(ctx context.Context, sess *Session, change func(*Session)) (*Session, error) {
+	keys := sess.keys
+	if keys == nil {
+		return nil, errTokensSealed
+	}
+	updated, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
+		if cur.sealed == "" && cur.tokens != nil {
+			cur.sealed = keys.seal(*cur.tokens, cur.Key)
+		}
+		change(cur)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	updated.keys, updated.CSRFToken = keys, keys.csrf
+	return updated, nil
 }
 
 // List returns the live sessions of sess's user, newest first.
@@ -209,36 +241,37 @@ func (s *Sessions) ClaimOnce(ctx context.Context, id string, ttl time.Duration) 
 // sess as the store holds it now, and returns the result. A session that
 // ended meanwhile stays ended: the answer is then ErrNoSession.
 func (s *Sessions) UpdateUser(ctx context.Context, sess *Session, user User) (*Session, error) {
-	updated, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
-		cur.User = user
-		return nil
-	})
+	updated, err := s.update(ctx, sess, func(cur *Session) { cur.User = user })
 	if err != nil && !errors.Is(err, ErrNoSession) {
 		return nil, fmt.Errorf("update the user's profile: %w", err)
 	}
 	return updated, err
 }
 
-// updateTokens puts tokens, just refreshed, in sess as the store holds it
-// now; a new ID token too, unless idToken is empty. A session that ended
-// meanwhile stays ended: the answer is then ErrNoSession.
-func (s *Sessions) updateTokens(ctx context.Context, sess *Session, tokens Tokens, idToken string) (*Session, error) {
-	updated, err := s.store.Update(ctx, sess.Key, func(cur *Session) error {
-		cur.Tokens = tokens
-		if idToken != "" {
-			cur.IDToken = idToken
-		}
-		return nil
-	})
+// updateTokens seals tokens, just refreshed, in sess as the store holds it
+// now. A session that ended meanwhile stays ended: the answer is then
+// ErrNoSession.
+func (s *Sessions) updateTokens(ctx context.Context, sess *Session, tokens Tokens) (*Session, error) {
+	if sess.keys == nil {
+		return nil, errTokensSealed
+	}
+	sealed := sess.keys.seal(tokens, sess.Key)
+	updated, err := s.update(ctx, sess, func(cur *Session) { cur.sealed, cur.tokens = sealed, nil })
 	if err != nil && !errors.Is(err, ErrNoSession) {
 		return nil, fmt.Errorf("update the session's tokens: %w", err)
 	}
 	return updated, err
 }
 
-// Reload reads sess again from the store.
+// Reload reads sess again from the store, as it is now; the result opens
+// its tokens if sess does.
 func (s *Sessions) Reload(ctx context.Context, sess *Session) (*Session, error) {
-	return s.store.Load(ctx, sess.Key)
+	again, err := s.store.Load(ctx, sess.Key)
+	if err != nil {
+		return nil, err
+	}
+	again.keys, again.CSRFToken = sess.keys, sess.CSRFToken
+	return again, nil
 }
 
 // End deletes the session and clears its cookie.

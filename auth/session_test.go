@@ -45,7 +45,7 @@ func (s *testSessions) start(t *testing.T, subject string, planted ...*http.Cook
 	for _, c := range planted {
 		r.AddCookie(c)
 	}
-	sess := &Session{User: User{Subject: subject, Name: "Ada Lovelace"}, IDToken: "id-token-" + subject}
+	sess := &Session{User: User{Subject: subject, Name: "Ada Lovelace"}, tokens: &Tokens{IDToken: "id-token-" + subject}}
 	rec := httptest.NewRecorder()
 	if err := s.Start(t.Context(), rec, r, sess); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -90,7 +90,7 @@ func TestSessionStartAndLoad(t *testing.T) {
 			if tt.wantErr != nil {
 				return
 			}
-			if got.User.Subject != "ada" || got.CSRFToken != started.CSRFToken || got.IDToken != "id-token-ada" || got.UserAgent != "test-browser" {
+			if got.User.Subject != "ada" || got.CSRFToken != started.CSRFToken || got.IDTokenHint() != "id-token-ada" || got.UserAgent != "test-browser" {
 				t.Errorf("Load = %+v, want the started session %+v", got, started)
 			}
 		})

@@ -18,14 +18,12 @@ type Session struct {
 	Key string
 	// User is who signed in.
 	User User
-	// IDToken is kept for id_token_hint at logout; it never reaches a page.
-	IDToken string
-	// Tokens are the provider's access and refresh tokens.
-	Tokens Tokens
 	// ProviderSID is the provider's session id (the ID token's sid claim),
 	// by which back-channel logout names sessions.
 	ProviderSID string
-	// CSRFToken guards this session's state-changing forms.
+	// CSRFToken guards this session's state-changing forms. It is derived
+	// from the id in the cookie and never stored: sessions from
+	// Sessions.Start and Sessions.Load have it.
 	CSRFToken string
 	// UserAgent is the browser that signed in.
 	UserAgent string
@@ -37,6 +35,16 @@ type Session struct {
 	IdleUntil time.Time
 	// ExpiresAt is when the session ends, however active it is.
 	ExpiresAt time.Time
+
+	// sealed holds the provider's tokens, sealed for the cookie's id (see
+	// Seal): all the store keeps of them.
+	sealed string
+	// tokens are the tokens in the clear, when this process has them: from
+	// the login, or from a record written before tokens were sealed.
+	tokens *Tokens
+	// keys open sealed. Only the cookie's id gives them, so only a session
+	// loaded for a request that carries its cookie has them.
+	keys *cookieKeys
 }
 
 // Deadline is when the session ends if nothing happens: the earlier of its
@@ -59,8 +67,11 @@ type User struct {
 	ClaimsJSON string
 }
 
-// Tokens are the OAuth tokens of a session.
+// Tokens are the tokens the provider gave a session. They never reach a
+// page, and the store keeps them only sealed (see Session.Tokens).
 type Tokens struct {
+	// IDToken is kept for id_token_hint at logout.
+	IDToken      string
 	AccessToken  string
 	TokenType    string
 	RefreshToken string
@@ -124,7 +135,8 @@ var errUpdateChangesIdentity = errors.New("update changes the session's key, sub
 var errUpdateEnds = errors.New("update would end the session")
 
 // ApplyUpdate applies change to a copy of cur, the session a store holds,
-// at now: the step every store's Update shares. It returns ErrNoSession
+// at now: the step every store's Update shares. The copy has no keys, so
+// change cannot open the tokens; it may seal new ones. It returns ErrNoSession
 // when cur has passed its deadline. change may alter the user's profile
 // (not the subject), the tokens, LastSeen and IdleUntil; a change to what
 // names and indexes the session (Key, User.Subject, ProviderSID,

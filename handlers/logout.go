@@ -38,7 +38,7 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 			p.fail(w, r, fmt.Errorf("save logout state: %w", err))
 			return
 		}
-		target := provider.LogoutURL(sess.IDToken, postLogout, state)
+		target := provider.LogoutURL(sess.IDTokenHint(), postLogout, state)
 		if target == "" {
 			target = "/?state=" + url.QueryEscape(state)
 		}

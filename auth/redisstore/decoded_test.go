@@ -13,17 +13,17 @@ func TestDecodedSessionsAreCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	data := string(auth.MarshalSession(&auth.Session{User: auth.User{Subject: "ada"}, CSRFToken: "csrf"}))
+	data := string(auth.MarshalSession(&auth.Session{User: auth.User{Subject: "ada"}, UserAgent: "browser"}))
 	first, ok := s.decode("k", data)
 	if !ok {
 		t.Fatal("decode failed")
 	}
-	first.User.Subject, first.CSRFToken = "changed", "changed"
+	first.User.Subject, first.UserAgent = "changed", "changed"
 	again, ok := s.decode("other", data)
 	if !ok {
 		t.Fatal("decode failed")
 	}
-	if again.Key != "other" || again.User.Subject != "ada" || again.CSRFToken != "csrf" {
+	if again.Key != "other" || again.User.Subject != "ada" || again.UserAgent != "browser" {
 		t.Errorf("a change to one decoded session shows in the next: %+v", again)
 	}
 	if _, ok := s.decode("k", "\x02\x01\x09cut"); ok {

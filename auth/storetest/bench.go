@@ -16,7 +16,7 @@ import (
 // key is random and its limits lie an hour ahead of now.
 func BenchSession(subject string, now time.Time) *auth.Session {
 	token := func(n int) string { return strings.Repeat(rand.Text(), n/26+1)[:n] }
-	return &auth.Session{
+	sess := &auth.Session{
 		Key: rand.Text() + rand.Text(),
 		User: auth.User{
 			Subject: subject,
@@ -33,21 +33,21 @@ func BenchSession(subject string, now time.Time) *auth.Session {
   "email_verified": true
 }`,
 		},
-		IDToken: token(780),
-		Tokens: auth.Tokens{
-			AccessToken:  token(900),
-			TokenType:    "Bearer",
-			RefreshToken: token(64),
-			Expiry:       now.Add(15 * time.Minute),
-		},
 		ProviderSID: rand.Text(),
-		CSRFToken:   token(43),
 		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
 		CreatedAt:   now,
 		LastSeen:    now,
 		IdleUntil:   now.Add(time.Hour),
 		ExpiresAt:   now.Add(time.Hour),
 	}
+	sess.Seal(rand.Text(), auth.Tokens{
+		IDToken:      token(780),
+		AccessToken:  token(900),
+		TokenType:    "Bearer",
+		RefreshToken: token(64),
+		Expiry:       now.Add(15 * time.Minute),
+	})
+	return sess
 }
 
 // BenchmarkLoad measures what each request of a signed-in browser costs

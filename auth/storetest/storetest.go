@@ -2,6 +2,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -109,24 +110,29 @@ func Run(t *testing.T, open Open, opts Options) {
 
 var seq atomic.Int64
 
-// NewSession returns a live session of subject with a unique key, as the
-// app would save it at login.
+// NewSession returns a live session of subject with a unique key and
+// sealed tokens, as the app would create it at login.
 func NewSession(clock *Clock, subject string) *auth.Session {
 	now := clock.Now()
 	n := seq.Add(1)
-	return &auth.Session{
+	sess := &auth.Session{
 		Key:         fmt.Sprintf("key-%d-%d", now.UnixNano(), n),
 		User:        auth.User{Subject: subject, Name: "User " + subject, Email: subject + "@example.com", ClaimsJSON: `{"sub": "` + subject + `"}`},
-		IDToken:     "id-token",
-		Tokens:      auth.Tokens{AccessToken: "access", TokenType: "Bearer", RefreshToken: "refresh", Expiry: now.Add(time.Hour)},
 		ProviderSID: fmt.Sprintf("sid-%d", n),
-		CSRFToken:   "csrf",
 		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
 		CreatedAt:   now.Add(time.Duration(n) * time.Millisecond),
 		LastSeen:    now,
 		IdleUntil:   now.Add(30 * time.Minute),
 		ExpiresAt:   now.Add(24 * time.Hour),
 	}
+	sess.Seal(fmt.Sprintf("cookie-id-%d", n), auth.Tokens{
+		IDToken:      "id-token",
+		AccessToken:  "access",
+		TokenType:    "Bearer",
+		RefreshToken: "refresh",
+		Expiry:       now.Add(time.Hour),
+	})
+	return sess
 }
 
 func save(t *testing.T, s auth.SessionStore, sess *auth.Session) {
@@ -160,15 +166,10 @@ func mustBeGone(t *testing.T, s auth.SessionStore, key string) {
 	}
 }
 
+// equal checks that got is want, field by field as the store keeps them.
 func equal(t *testing.T, got, want *auth.Session) {
 	t.Helper()
-	same := got.Key == want.Key && got.User == want.User && got.IDToken == want.IDToken &&
-		got.Tokens.AccessToken == want.Tokens.AccessToken && got.Tokens.TokenType == want.Tokens.TokenType &&
-		got.Tokens.RefreshToken == want.Tokens.RefreshToken && got.Tokens.Expiry.Equal(want.Tokens.Expiry) &&
-		got.ProviderSID == want.ProviderSID && got.CSRFToken == want.CSRFToken && got.UserAgent == want.UserAgent &&
-		got.CreatedAt.Equal(want.CreatedAt) && got.LastSeen.Equal(want.LastSeen) &&
-		got.IdleUntil.Equal(want.IdleUntil) && got.ExpiresAt.Equal(want.ExpiresAt)
-	if !same {
+	if got.Key != want.Key || !bytes.Equal(auth.MarshalSession(got), auth.MarshalSession(want)) {
 		t.Fatalf("session = %+v\nwant %+v", got, want)
 	}
 }
@@ -176,7 +177,15 @@ func equal(t *testing.T, got, want *auth.Session) {
 func testCreateLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
 	want := NewSession(clock, "ada")
 	save(t, s, want)
-	equal(t, mustLoad(t, s, want.Key), want)
+	got := mustLoad(t, s, want.Key)
+	equal(t, got, want)
+	// What the store holds does not open the tokens: that takes the cookie.
+	if tokens, err := got.Tokens(); err == nil {
+		t.Fatalf("a session read from the store opens its tokens: %+v", tokens)
+	}
+	if got.CSRFToken != "" {
+		t.Fatalf("a session read from the store has a CSRF token: %q", got.CSRFToken)
+	}
 }
 
 func testCreateTakenKey(t *testing.T, s auth.SessionStore, clock *Clock) {
@@ -202,14 +211,13 @@ func testUpdate(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
 	save(t, s, sess)
 	got, err := s.Update(ctx, sess.Key, func(cur *auth.Session) error {
-		cur.Tokens.AccessToken, cur.Tokens.RefreshToken = "access-2", "refresh-2"
-		cur.User.Name = "Ada King"
+		cur.User.Name, cur.User.Picture = "Ada King", "https://example.com/ada.png"
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	sess.Tokens.AccessToken, sess.Tokens.RefreshToken, sess.User.Name = "access-2", "refresh-2", "Ada King"
+	sess.User.Name, sess.User.Picture = "Ada King", "https://example.com/ada.png"
 	equal(t, got, sess)
 	equal(t, mustLoad(t, s, sess.Key), sess)
 	if list := listKeys(t, s, "ada"); len(list) != 1 || list[0] != sess.Key {
