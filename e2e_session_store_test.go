@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"latchkey/auth"
 	"latchkey/auth/oidctest"
 	"latchkey/auth/redisstore/redistest"
 )
@@ -177,4 +178,60 @@ func lastRefreshToken(t *testing.T, p *oidctest.Provider) string {
 	}
 	t.Fatal("the provider received no refresh grant")
 	return ""
+}
+
+// fixedUserAgent sends every request with its User-Agent.
+type fixedUserAgent struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (f fixedUserAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", f.ua)
+	return f.next.RoundTrip(req)
+}
+
+// TestSessionsPerUserBounded: however often a user signs in, and whatever
+// User-Agent the browser sends, what the store keeps for them is bounded:
+// at most auth.MaxSessionsPerUser sessions, the oldest ended first, each
+// with at most auth.MaxUserAgent bytes of User-Agent.
+func TestSessionsPerUserBounded(t *testing.T) {
+	const logins = auth.MaxSessionsPerUser + 8
+	const tail = "end-of-a-long-user-agent"
+	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 " + strings.Repeat("x", 4000) + tail
+	for _, store := range storesToDump() {
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			env, dump := store.open(t)
+			_, app := startWithProvider(t, env)
+			var cookies []string
+			var dash *page
+			for range logins {
+				b := newBrowser(t)
+				b.client.Transport = fixedUserAgent{ua: ua, next: http.DefaultTransport}
+				dash = b.get(app.URL + "/login")
+				if dash.url.Path != "/dashboard" {
+					t.Fatalf("login should land on the dashboard, got %d at %s:\n%s", dash.status, dash.url, dash.body)
+				}
+				cookies = append(cookies, endSessionCookie(t, b, app))
+			}
+
+			rows := dash.doc.Find(`[data-testid="sessions-panel"] [data-testid="session"]`)
+			if rows.Length() != auth.MaxSessionsPerUser {
+				t.Errorf("after %d logins the sessions panel lists %d sessions, want %d", logins, rows.Length(), auth.MaxSessionsPerUser)
+			}
+			if name := strings.TrimSpace(rows.First().Find(`[data-testid="session-device"]`).Text()); name != "Firefox on Linux" {
+				t.Errorf("the panel names the browser %q, want Firefox on Linux", name)
+			}
+			for i, cookie := range cookies {
+				if ended := endAnonymous(t, app, cookie); ended != (i < logins-auth.MaxSessionsPerUser) {
+					t.Errorf("login %d of %d: ended = %v; want only the %d oldest ended", i+1, logins, ended, logins-auth.MaxSessionsPerUser)
+				}
+			}
+			if strings.Contains(dump(t), tail) {
+				t.Error("the store keeps the User-Agent beyond its bound")
+			}
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNoSession reports that a request carries no live session.
@@ -39,6 +40,17 @@ type SessionsConfig struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// MaxSessionsPerUser bounds the live sessions of one user: a login that
+// would make more ends the user's oldest sessions (by sign-in time). Logins
+// of one user that run at the same moment may each see the others' new
+// sessions late, so for that moment the user may have one more session per
+// login in flight; once they are done, at most MaxSessionsPerUser remain.
+const MaxSessionsPerUser = 32
+
+// MaxUserAgent bounds the bytes of the User-Agent a session keeps, to show
+// the browser in the sessions panel: real browsers send far fewer.
+const MaxUserAgent = 512
 
 // touchInterval is how stale a session's last-seen time may get before a
 // request records it: at most one store write per session per interval.
@@ -76,7 +88,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	sess.Seal(id, tokens)
 	sess.CSRFToken = sess.keys.csrf
-	sess.UserAgent = r.UserAgent()
+	sess.UserAgent = truncate(r.UserAgent(), MaxUserAgent)
 	sess.CreatedAt = now
 	sess.LastSeen = now
 	sess.IdleUntil = now.Add(s.idle)
@@ -84,7 +96,44 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err := s.store.Create(ctx, sess); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
+	if err := s.endOldest(ctx, sess); err != nil {
+		return err
+	}
 	return s.cookies.set(w, s.cookies.session, s.cookies.Name(sessionCookie), id, s.maxAge)
+}
+
+// endOldest ends the oldest sessions of sess's user beyond
+// MaxSessionsPerUser, sess, just created, aside. It runs after the create,
+// so that of logins racing each other the last to list sees them all.
+func (s *Sessions) endOldest(ctx context.Context, sess *Session) error {
+	list, err := s.store.ListBySubject(ctx, sess.User.Subject)
+	if err != nil {
+		return fmt.Errorf("list sessions to bound them: %w", err)
+	}
+	others := 0
+	for _, other := range list { // newest first
+		if other.Key == sess.Key {
+			continue
+		}
+		if others++; others < MaxSessionsPerUser {
+			continue
+		}
+		if err := s.store.Delete(ctx, other.Key); err != nil {
+			return fmt.Errorf("end the oldest session: %w", err)
+		}
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes, at a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Load returns the request's session, or ErrNoSession when the request

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -409,4 +411,83 @@ func requestWith(rec *httptest.ResponseRecorder) *http.Request {
 		r.AddCookie(c)
 	}
 	return r
+}
+
+func TestSessionsPerUserBounded(t *testing.T) {
+	s := newTestSessions(t, 24*time.Hour)
+	_, graceRec := s.start(t, "grace")
+	var recs []*httptest.ResponseRecorder
+	for range MaxSessionsPerUser + 5 {
+		s.clock.Advance(time.Second)
+		_, rec := s.start(t, "ada")
+		recs = append(recs, rec)
+	}
+	list, err := s.store.ListBySubject(t.Context(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != MaxSessionsPerUser {
+		t.Errorf("%d logins left %d sessions, want %d", MaxSessionsPerUser+5, len(list), MaxSessionsPerUser)
+	}
+	for i, rec := range recs {
+		_, err := s.Load(t.Context(), requestWith(rec))
+		if ended := errors.Is(err, ErrNoSession); ended != (i < 5) {
+			t.Errorf("login %d: ended = %v (%v); want only the 5 oldest ended", i+1, ended, err)
+		}
+	}
+	if _, err := s.Load(t.Context(), requestWith(graceRec)); err != nil {
+		t.Errorf("another user's session: %v", err)
+	}
+}
+
+func TestSessionsPerUserBoundedUnderConcurrentLogins(t *testing.T) {
+	s := newTestSessions(t, 24*time.Hour)
+	var wg sync.WaitGroup
+	for range 3 * MaxSessionsPerUser {
+		wg.Go(func() {
+			r := httptest.NewRequest(http.MethodGet, "/callback", nil)
+			if err := s.Start(t.Context(), httptest.NewRecorder(), r, &Session{User: User{Subject: "ada"}}); err != nil {
+				t.Errorf("Start: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	list, err := s.store.ListBySubject(t.Context(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(list); n == 0 || n > MaxSessionsPerUser {
+		t.Errorf("%d concurrent logins left %d sessions, want 1 to %d", 3*MaxSessionsPerUser, n, MaxSessionsPerUser)
+	}
+}
+
+func TestSessionKeepsABoundedUserAgent(t *testing.T) {
+	for _, tt := range []struct {
+		name, ua string
+	}{
+		{"a browser's", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"},
+		{"a megabyte", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 " + strings.Repeat("x", 1<<20)},
+		{"cut inside a character", strings.Repeat("é", MaxUserAgent)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSessions(t, time.Hour)
+			r := httptest.NewRequest(http.MethodGet, "/callback", nil)
+			r.Header.Set("User-Agent", tt.ua)
+			sess := &Session{User: User{Subject: "ada"}}
+			if err := s.Start(t.Context(), httptest.NewRecorder(), r, sess); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := s.store.Load(t.Context(), sess.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := stored.UserAgent
+			if len(got) > MaxUserAgent || !utf8.ValidString(got) || !strings.HasPrefix(tt.ua, got) {
+				t.Errorf("stored User-Agent of %d bytes (valid UTF-8: %v), want a prefix of at most %d", len(got), utf8.ValidString(got), MaxUserAgent)
+			}
+			if len(tt.ua) <= MaxUserAgent && got != tt.ua {
+				t.Errorf("stored User-Agent %q, want %q", got, tt.ua)
+			}
+		})
+	}
 }
