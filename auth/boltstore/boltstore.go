@@ -36,6 +36,10 @@ const (
 	bucketByDeadline = "by_deadline"
 	// bucketClaims maps a claimed id to timeKey(expiry).
 	bucketClaims = "claims"
+	// bucketClaimsByExpiry holds timeKey(expiry) + id for every claim, so
+	// Sweep walks only the expired ones. Files written before it existed
+	// get it filled when opened.
+	bucketClaimsByExpiry = "claims_by_expiry"
 )
 
 // Options tune a Store.
@@ -78,10 +82,14 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open session store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketSessions, bucketBySubject, bucketBySID, bucketByDeadline, bucketClaims} {
+		indexed := tx.Bucket([]byte(bucketClaimsByExpiry)) != nil
+		for _, name := range []string{bucketSessions, bucketBySubject, bucketBySID, bucketByDeadline, bucketClaims, bucketClaimsByExpiry} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
+		}
+		if !indexed {
+			return indexClaims(tx)
 		}
 		return nil
 	})
@@ -140,6 +148,27 @@ func indexKey(prefix, key string) []byte {
 	b = append(b, prefix...)
 	b = append(b, 0)
 	return append(b, key...)
+}
+
+// indexClaims fills claims_by_expiry from the claims of a file written
+// before it existed.
+func indexClaims(tx *bolt.Tx) error {
+	byExpiry := tx.Bucket([]byte(bucketClaimsByExpiry))
+	err := tx.Bucket([]byte(bucketClaims)).ForEach(func(id, until []byte) error {
+		return byExpiry.Put(expiryKey(until, id), []byte{})
+	})
+	if err != nil {
+		return fmt.Errorf("index claims by expiry: %w", err)
+	}
+	return nil
+}
+
+// expiryKey returns the claims_by_expiry entry of the claim of id until
+// until (a timeKey).
+func expiryKey(until, id []byte) []byte {
+	b := make([]byte, 0, len(until)+len(id))
+	b = append(b, until...)
+	return append(b, id...)
 }
 
 // deadlineKey returns the by_deadline entry of the session under key.

@@ -207,12 +207,21 @@ func (s *Store) Claim(_ context.Context, id string, expires time.Time) (bool, er
 	claimed := false
 	err := s.writes.update(func(tx *bolt.Tx) error {
 		claimed = false // a write may run more than once
-		claims := tx.Bucket([]byte(bucketClaims))
-		if prev := claims.Get([]byte(id)); len(prev) == len(now) && bytes.Compare(now[:], prev) < 0 {
+		claims, byExpiry := tx.Bucket([]byte(bucketClaims)), tx.Bucket([]byte(bucketClaimsByExpiry))
+		prev := claims.Get([]byte(id))
+		if len(prev) == len(now) && bytes.Compare(now[:], prev) < 0 {
 			return nil
 		}
+		if prev != nil {
+			if err := byExpiry.Delete(expiryKey(prev, []byte(id))); err != nil {
+				return err
+			}
+		}
 		claimed = true
-		return claims.Put([]byte(id), until[:])
+		if err := claims.Put([]byte(id), until[:]); err != nil {
+			return err
+		}
+		return byExpiry.Put(expiryKey(until[:], []byte(id)), []byte{})
 	})
 	if err != nil {
 		return false, fail("claim id", err)
@@ -221,7 +230,9 @@ func (s *Store) Claim(_ context.Context, id string, expires time.Time) (bool, er
 }
 
 // Sweep removes expired sessions, with their index entries, and expired
-// claims, and says how many sessions it removed.
+// claims, and says how many sessions it removed. Each write transaction
+// removes at most sweepBatch entries, so a large sweep holds the write
+// lock for a moment at a time and logins go on meanwhile.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	now, total := s.now(), 0
 	for {
@@ -237,8 +248,17 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("sweep sessions: %w", err)
 		}
 	}
-	if err := s.sweepClaims(now); err != nil {
-		return total, fail("sweep claims", err)
+	for {
+		more, err := s.sweepClaims(now)
+		if err != nil {
+			return total, fail("sweep claims", err)
+		}
+		if !more {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("sweep claims: %w", err)
+		}
 	}
 	return total, nil
 }
@@ -289,28 +309,37 @@ func (s *Store) sweepSessions(now time.Time) (n int, more bool, err error) {
 	return n, more, err
 }
 
-// sweepClaims removes claims that have expired by now.
-func (s *Store) sweepClaims(now time.Time) error {
-	nowKey := timeKey(now)
-	return s.db.Update(func(tx *bolt.Tx) error {
-		claims := tx.Bucket([]byte(bucketClaims))
-		var expired [][]byte
-		err := claims.ForEach(func(id, until []byte) error {
-			if len(until) != len(nowKey) || bytes.Compare(until, nowKey[:]) <= 0 {
-				expired = append(expired, bytes.Clone(id))
+// sweepClaims removes up to sweepBatch claims that have expired by now,
+// walking claims_by_expiry from its start; more says whether expired
+// entries remain.
+func (s *Store) sweepClaims(now time.Time) (more bool, err error) {
+	end := timeKey(now.Add(time.Nanosecond)) // as in sweepSessions
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		claims, byExpiry := tx.Bucket([]byte(bucketClaims)), tx.Bucket([]byte(bucketClaimsByExpiry))
+		var entries [][]byte
+		c := byExpiry.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end[:]) < 0; k, _ = c.Next() {
+			if len(entries) == sweepBatch {
+				more = true
+				break
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			entries = append(entries, bytes.Clone(k))
 		}
-		for _, id := range expired {
-			if err := claims.Delete(id); err != nil {
+		for _, k := range entries {
+			if err := byExpiry.Delete(k); err != nil {
 				return err
+			}
+			until, id := k[:len(end)], k[len(end):]
+			// A claim made again since has an entry of its own.
+			if bytes.Equal(claims.Get(id), until) {
+				if err := claims.Delete(id); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+	return more, err
 }
 
 // buckets are the store's buckets within one transaction.
