@@ -10,10 +10,11 @@ import (
 // and the sessions it recorded as used.
 
 // openedCookie is what a session cookie, opened lately, gives: the key of
-// the session it names, and the keys derived from its id. An entry is trusted for openedFor, so that the
-// requests of a session do not verify and decrypt the same cookie again
-// and again: a cookie that passes its max age meanwhile names a session
-// that has passed its own, which the store refuses.
+// the session it names, and the keys derived from its id. An entry is
+// trusted for openedFor, so that the requests of a session do not verify
+// and decrypt the same cookie again and again: a cookie that passes its
+// max age meanwhile names a session that has passed its own, which the
+// store refuses.
 type openedCookie struct {
 	key   string
 	keys  *cookieKeys

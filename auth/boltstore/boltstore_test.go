@@ -48,7 +48,7 @@ func openStore(tb testing.TB, path string, clock *storetest.Clock) *Store {
 	return s
 }
 
-func mustSave(tb testing.TB, s *Store, sess *auth.Session) {
+func mustCreate(tb testing.TB, s *Store, sess *auth.Session) {
 	tb.Helper()
 	if err := s.Create(context.Background(), sess); err != nil {
 		tb.Fatalf("Create: %v", err)
@@ -109,8 +109,8 @@ func TestSessionsSurviveReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s := openStore(t, path, clock)
 	a, b := storetest.NewSession(clock, "ada"), storetest.NewSession(clock, "ada")
-	mustSave(t, s, a)
-	mustSave(t, s, b)
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
 	if ok, err := s.Claim(ctx, "jti-1", clock.Now().Add(time.Minute)); err != nil || !ok {
 		t.Fatalf("Claim = %v, %v; want true", ok, err)
 	}
@@ -218,7 +218,7 @@ func TestIndexesFollowSessions(t *testing.T) {
 	clock := storetest.NewClock()
 	s := openStore(t, filepath.Join(t.TempDir(), "sessions.db"), clock)
 	sess := storetest.NewSession(clock, "ada")
-	mustSave(t, s, sess)
+	mustCreate(t, s, sess)
 
 	_, err := s.Update(ctx, sess.Key, func(cur *auth.Session) error {
 		cur.LastSeen, cur.IdleUntil = clock.Now(), clock.Now().Add(45*time.Minute)
@@ -270,7 +270,7 @@ func TestDeletesLeaveNoEntries(t *testing.T) {
 			clock := storetest.NewClock()
 			s := openStore(t, filepath.Join(t.TempDir(), "sessions.db"), clock)
 			sess := storetest.NewSession(clock, "ada")
-			mustSave(t, s, sess)
+			mustCreate(t, s, sess)
 			if n, err := tt.delete(s, clock, sess); err != nil || n != 1 {
 				t.Fatalf("%s = %d, %v; want 1", tt.name, n, err)
 			}
@@ -309,7 +309,7 @@ func TestDamagedRecordIsGone(t *testing.T) {
 	clock := storetest.NewClock()
 	s := openStore(t, filepath.Join(t.TempDir(), "sessions.db"), clock)
 	sess := storetest.NewSession(clock, "ada")
-	mustSave(t, s, sess)
+	mustCreate(t, s, sess)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketSessions)).Put([]byte(sess.Key), []byte(`{"key": "trunc`))
 	})
@@ -339,8 +339,8 @@ func TestSubjectWithNULByte(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "sessions.db"), clock)
 	ada, other := storetest.NewSession(clock, "ada"), storetest.NewSession(clock, "ada\x00x")
 	other.ProviderSID = ada.ProviderSID + "\x00x"
-	mustSave(t, s, ada)
-	mustSave(t, s, other)
+	mustCreate(t, s, ada)
+	mustCreate(t, s, other)
 	if n, err := s.DeleteBySubject(ctx, "ada", ""); err != nil || n != 1 {
 		t.Fatalf("DeleteBySubject = %d, %v; want 1", n, err)
 	}

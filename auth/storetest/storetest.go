@@ -135,7 +135,7 @@ func NewSession(clock *Clock, subject string) *auth.Session {
 	return sess
 }
 
-func save(t *testing.T, s auth.SessionStore, sess *auth.Session) {
+func create(t *testing.T, s auth.SessionStore, sess *auth.Session) {
 	t.Helper()
 	if err := s.Create(context.Background(), sess); err != nil {
 		t.Fatalf("Create: %v", err)
@@ -176,7 +176,7 @@ func equal(t *testing.T, got, want *auth.Session) {
 
 func testCreateLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
 	want := NewSession(clock, "ada")
-	save(t, s, want)
+	create(t, s, want)
 	got := mustLoad(t, s, want.Key)
 	equal(t, got, want)
 	// What the store holds does not open the tokens: that takes the cookie.
@@ -190,7 +190,7 @@ func testCreateLoad(t *testing.T, s auth.SessionStore, clock *Clock) {
 
 func testCreateTakenKey(t *testing.T, s auth.SessionStore, clock *Clock) {
 	first := NewSession(clock, "ada")
-	save(t, s, first)
+	create(t, s, first)
 	second := NewSession(clock, "mallory")
 	second.Key = first.Key
 	if err := s.Create(context.Background(), second); !errors.Is(err, auth.ErrSessionExists) {
@@ -209,7 +209,7 @@ func testLoadUnknown(t *testing.T, s auth.SessionStore, _ *Clock) {
 func testUpdate(t *testing.T, s auth.SessionStore, clock *Clock) {
 	ctx := context.Background()
 	sess := NewSession(clock, "ada")
-	save(t, s, sess)
+	create(t, s, sess)
 	got, err := s.Update(ctx, sess.Key, func(cur *auth.Session) error {
 		cur.User.Name, cur.User.Picture = "Ada King", "https://example.com/ada.png"
 		return nil
@@ -249,7 +249,7 @@ func testUpdateNeverCreates(t *testing.T, s auth.SessionStore, clock *Clock) {
 	mustBeGone(t, s, "no-such-key")
 
 	deleted := NewSession(clock, "ada")
-	save(t, s, deleted)
+	create(t, s, deleted)
 	if err := s.Delete(ctx, deleted.Key); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -262,7 +262,7 @@ func testUpdateNeverCreates(t *testing.T, s auth.SessionStore, clock *Clock) {
 	}
 
 	over := NewSession(clock, "grace")
-	save(t, s, over)
+	create(t, s, over)
 	clock.Advance(31 * time.Minute)
 	if got, err := touch(s, over.Key, clock.Now(), clock.Now().Add(30*time.Minute)); !errors.Is(err, auth.ErrNoSession) {
 		t.Fatalf("Update past the deadline = %v, %v; want ErrNoSession", got, err)
@@ -272,7 +272,7 @@ func testUpdateNeverCreates(t *testing.T, s auth.SessionStore, clock *Clock) {
 
 func testUpdateKeepsIdentity(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
-	save(t, s, sess)
+	create(t, s, sess)
 	for name, change := range map[string]func(*auth.Session){
 		"Key":          func(cur *auth.Session) { cur.Key = "other-key" },
 		"User.Subject": func(cur *auth.Session) { cur.User.Subject = "mallory" },
@@ -292,7 +292,7 @@ func testUpdateKeepsIdentity(t *testing.T, s auth.SessionStore, clock *Clock) {
 
 func testUpdateTouch(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
-	save(t, s, sess)
+	create(t, s, sess)
 	clock.Advance(20 * time.Minute)
 	seen, idle := clock.Now(), clock.Now().Add(30*time.Minute)
 	if _, err := touch(s, sess.Key, seen, idle); err != nil {
@@ -312,8 +312,8 @@ func testUpdateTouch(t *testing.T, s auth.SessionStore, clock *Clock) {
 
 func testDelete(t *testing.T, s auth.SessionStore, clock *Clock) {
 	a, b := NewSession(clock, "ada"), NewSession(clock, "ada")
-	save(t, s, a)
-	save(t, s, b)
+	create(t, s, a)
+	create(t, s, b)
 	if err := s.Delete(context.Background(), a.Key); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -331,7 +331,7 @@ func testDeleteBySID(t *testing.T, s auth.SessionStore, clock *Clock) {
 	a, b, other := NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "grace")
 	b.ProviderSID = a.ProviderSID
 	for _, sess := range []*auth.Session{a, b, other} {
-		save(t, s, sess)
+		create(t, s, sess)
 	}
 	n, err := s.DeleteBySID(context.Background(), a.ProviderSID)
 	if err != nil || n != 2 {
@@ -351,7 +351,7 @@ func testDeleteBySID(t *testing.T, s auth.SessionStore, clock *Clock) {
 func testDeleteBySubject(t *testing.T, s auth.SessionStore, clock *Clock) {
 	a, b, c, other := NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "ada"), NewSession(clock, "grace")
 	for _, sess := range []*auth.Session{a, b, c, other} {
-		save(t, s, sess)
+		create(t, s, sess)
 	}
 	n, err := s.DeleteBySubject(context.Background(), "ada", b.Key)
 	if err != nil || n != 2 {
@@ -388,9 +388,9 @@ func testListBySubject(t *testing.T, s auth.SessionStore, clock *Clock) {
 	older := NewSession(clock, "ada")
 	clock.Advance(time.Second)
 	newer := NewSession(clock, "ada")
-	save(t, s, older)
-	save(t, s, newer)
-	save(t, s, NewSession(clock, "grace"))
+	create(t, s, older)
+	create(t, s, newer)
+	create(t, s, NewSession(clock, "grace"))
 	if got := listKeys(t, s, "ada"); len(got) != 2 || got[0] != newer.Key || got[1] != older.Key {
 		t.Fatalf("ListBySubject = %v, want [%s %s] (newest first)", got, newer.Key, older.Key)
 	}
@@ -403,7 +403,7 @@ func testListBySubject(t *testing.T, s auth.SessionStore, clock *Clock) {
 
 func testIdleExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
-	save(t, s, sess)
+	create(t, s, sess)
 	clock.Advance(30*time.Minute - time.Second)
 	mustLoad(t, s, sess.Key)
 	clock.Advance(time.Second)
@@ -416,7 +416,7 @@ func testIdleExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
 func testAbsoluteExpiry(t *testing.T, s auth.SessionStore, clock *Clock) {
 	sess := NewSession(clock, "ada")
 	sess.ExpiresAt = clock.Now().Add(10 * time.Minute)
-	save(t, s, sess)
+	create(t, s, sess)
 	clock.Advance(5 * time.Minute)
 	// Activity cannot carry a session past its absolute limit.
 	if _, err := touch(s, sess.Key, clock.Now(), clock.Now().Add(30*time.Minute)); err != nil {
@@ -499,8 +499,8 @@ func testConcurrent(t *testing.T, s auth.SessionStore, clock *Clock) {
 func testSweep(t *testing.T, s auth.SessionStore, clock *Clock, opts Options) {
 	stale, live := NewSession(clock, "ada"), NewSession(clock, "ada")
 	live.IdleUntil = clock.Now().Add(2 * time.Hour)
-	save(t, s, stale)
-	save(t, s, live)
+	create(t, s, stale)
+	create(t, s, live)
 	clock.Advance(time.Hour)
 	n, err := s.Sweep(context.Background())
 	if err != nil {
@@ -526,8 +526,8 @@ func testSweep(t *testing.T, s auth.SessionStore, clock *Clock, opts Options) {
 func testDamagedRecord(t *testing.T, s auth.SessionStore, clock *Clock, damage func(*testing.T, auth.SessionStore, string)) {
 	ctx := context.Background()
 	damaged, intact := NewSession(clock, "ada"), NewSession(clock, "ada")
-	save(t, s, damaged)
-	save(t, s, intact)
+	create(t, s, damaged)
+	create(t, s, intact)
 	damage(t, s, damaged.Key)
 
 	mustBeGone(t, s, damaged.Key)
@@ -556,7 +556,7 @@ func testConcurrentUpdatesAllCount(t *testing.T, s auth.SessionStore, clock *Clo
 	const workers, rounds = 8, 20
 	sess := NewSession(clock, "ada")
 	sess.User.Name = "0"
-	save(t, s, sess)
+	create(t, s, sess)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for range workers {
@@ -628,8 +628,8 @@ func testEndingRacesUpdates(t *testing.T, s auth.SessionStore, clock *Clock, e e
 	revived := 0
 	for trial := range endingTrials {
 		victim, other := NewSession(clock, "ada"), NewSession(clock, "ada")
-		save(t, s, victim)
-		save(t, s, other)
+		create(t, s, victim)
+		create(t, s, other)
 
 		var wg sync.WaitGroup
 		var stop atomic.Bool
