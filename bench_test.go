@@ -49,11 +49,12 @@ func BenchmarkLogin(b *testing.B) {
 func startBenchApp(b *testing.B, env map[string]string) string {
 	b.Helper()
 	env["PORT"] = "0"
-	logs := newLogBuffer()
+	logs := &outputBuffer{}
+	listening := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, logs)
+		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, &announcer{out: logs, listening: listening})
 	}()
 	b.Cleanup(func() {
 		cancel()
@@ -63,7 +64,7 @@ func startBenchApp(b *testing.B, env map[string]string) string {
 	})
 	var base string
 	select {
-	case base = <-logs.listening:
+	case base = <-listening:
 	case err := <-done:
 		b.Fatalf("run returned before listening: %v\n%s", err, logs)
 	case <-time.After(15 * time.Second):

@@ -1,7 +1,7 @@
 // server.mjs runs npm's oidc-provider on 127.0.0.1 at a free port for
-// latchkey's interoperability tests (interop_test.go). Once it listens it
-// prints {"issuer": "http://127.0.0.1:PORT"} as one line on stdout, then one
-// JSON line per event the tests watch for. It stops on SIGTERM or SIGINT.
+// latchkey's interoperability tests (e2e_interop_test.go). Once it listens
+// it prints {"issuer": "http://127.0.0.1:PORT"} as one line on stdout, then
+// one JSON line per event the tests watch for. It stops on SIGTERM or SIGINT.
 //
 // Environment: LK_CLIENT_ID, LK_CLIENT_SECRET, LK_REDIRECT_URI,
 // LK_POST_LOGOUT_URI, LK_BACKCHANNEL_URI.

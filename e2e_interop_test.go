@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -445,7 +442,7 @@ func startAppWithOIDCProvider(t *testing.T) (*oidcProvider, *testApp) {
 			"LK_POST_LOGOUT_URI": base + "/",
 			"LK_BACKCHANNEL_URI": base + "/backchannel-logout",
 		})
-		app, err := startAppAt(t, map[string]string{
+		app, err := launchApp(t, map[string]string{
 			"HOST":               "127.0.0.1",
 			"PORT":               port,
 			"BASE_URL":           base,
@@ -470,71 +467,4 @@ func startAppWithOIDCProvider(t *testing.T) (*oidcProvider, *testApp) {
 		})
 		return op, app
 	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startAppAt runs the program like startApp, on the port env names, but
-// returns run's error when the program stops before it listens, so the
-// caller can try another port.
-func startAppAt(t *testing.T, env map[string]string) (*testApp, error) {
-	t.Helper()
-	logs := newLogBuffer()
-	ctx, cancel := context.WithCancel(context.Background())
-	var runErr error
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		runErr = run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, logs)
-	}()
-	listening := false
-	stop := sync.OnceFunc(func() {
-		cancel()
-		select {
-		case <-stopped:
-			if listening && runErr != nil {
-				t.Errorf("run: %v", runErr)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after its context was cancelled")
-		}
-	})
-	t.Cleanup(stop)
-	select {
-	case u := <-logs.listening:
-		listening = true
-		return &testApp{URL: u, logs: logs, stop: stop}, nil
-	case <-stopped:
-		return nil, runErr
-	case <-time.After(15 * time.Second):
-		t.Fatalf("app did not start listening:\n%s", logs)
-	}
-	return nil, nil
-}
-
-// outputBuffer collects a child process's output; safe for concurrent use.
-type outputBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *outputBuffer) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *outputBuffer) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/go-jose/go-jose/v4"
 
 	"latchkey/auth"
 	"latchkey/auth/oidctest"
@@ -691,6 +694,26 @@ func conformanceCases() []conformanceCase {
 // login takes cannot move a token across it.
 const skewMargin = 5 * time.Second
 
+// changeClaim changes the ID token claim name with change, or removes it
+// when change is nil.
+func changeClaim(name string, change func(v any) any) func(map[string]any) {
+	return func(claims map[string]any) {
+		if change == nil {
+			delete(claims, name)
+			return
+		}
+		claims[name] = change(claims[name])
+	}
+}
+
+// appendOne appends "1" to a string claim, as the certification tests do.
+func appendOne(v any) any { s, _ := v.(string); return s + "1" }
+
+// unixIn sets a time claim to d from now.
+func unixIn(d time.Duration) func(any) any {
+	return func(any) any { return time.Now().Add(d).Unix() }
+}
+
 // outcome is what the app must make of a login.
 type outcome int
 
@@ -755,6 +778,25 @@ func (lc loginCase) run(t *testing.T) {
 	if lc.check != nil {
 		lc.check(t, r)
 	}
+}
+
+// checkProviderRefused: a provider whose discovery does not fit the
+// configuration is never used: not ready, and /login answers 503.
+func checkProviderRefused(t *testing.T, app *testApp, p *oidctest.Provider) {
+	t.Helper()
+	waitFor(t, "a failed discovery", func() bool { return strings.Contains(app.logs.String(), "discovery failed") })
+	b, _ := newRecordingBrowser(t)
+	if ready := b.get(app.URL + "/readyz"); ready.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d, want 503", ready.status)
+	}
+	page := b.get(app.URL + "/login")
+	if page.status != http.StatusServiceUnavailable || !page.has("error") {
+		t.Errorf("/login should answer a 503 error page, got %d at %s:\n%s", page.status, page.url, page.body)
+	}
+	if n := p.AuthorizeCalls(); n != 0 {
+		t.Errorf("the browser was sent to the provider %d times", n)
+	}
+	assertAnonymous(t, app, b)
 }
 
 func checkHappyPath(t *testing.T, r *loginRun) {
@@ -900,7 +942,7 @@ func checkUserinfoClaims(t *testing.T, r *loginRun) {
 	if n := r.p.UserinfoCalls(); n != 1 {
 		t.Errorf("userinfo requests = %d, want 1", n)
 	}
-	payload := idTokenPayload(t, r.p.LastIDToken())
+	payload := string(jwtPayload(t, r.p.LastIDToken()))
 	for _, name := range []string{"given_name", "family_name", "preferred_username", "email_verified"} {
 		if strings.Contains(payload, `"`+name+`"`) {
 			t.Fatalf("the ID token carries %s; the case needs claims only userinfo releases", name)
@@ -912,20 +954,6 @@ func checkUserinfoClaims(t *testing.T, r *loginRun) {
 			t.Errorf("dashboard claims lack %s:\n%s", want, claims)
 		}
 	}
-}
-
-// idTokenPayload is the decoded claims part of a JWT, unchecked.
-func idTokenPayload(t *testing.T, token string) string {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(payload)
 }
 
 func checkDiscoveredEndpoints(t *testing.T, r *loginRun) {
@@ -955,15 +983,6 @@ func checkDiscoveredJWKS(t *testing.T, r *loginRun) {
 	if want := pathOf(t, r.p.JWKSURI()); reqs[0].Path != want {
 		t.Errorf("JWKS fetched at %s, want the discovered %s", reqs[0].Path, want)
 	}
-}
-
-func pathOf(t *testing.T, raw string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Path
 }
 
 func checkKeyRotationBetweenLogins(t *testing.T, r *loginRun) {
@@ -1153,6 +1172,34 @@ func signedLogout(mode oidctest.SignMode, typ string, change func(p *oidctest.Pr
 		}
 		return signLogoutToken(t, p, claims, mode, typ)
 	}
+}
+
+// signES256 signs claims with an ES256 key under the provider's kid, as a
+// forger would for a provider that signs with RS256.
+func signES256(t *testing.T, p *oidctest.Provider, claims map[string]any) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: p.KeyID()}},
+		(&jose.SignerOptions{}).WithType("logout+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 func backChannelReplay(t *testing.T) {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"latchkey/auth/oidctest"
+)
+
+// The tests in this file log in and out the way a user does: through the
+// built-in development provider with no configuration at all, and through
+// a fake provider that is slow, fails, or sees two logins at once.
+
+func TestDevProviderLoginLogout(t *testing.T) {
+	app := startApp(t, map[string]string{})
+	app.waitReady(t)
+	b := newBrowser(t)
+
+	home := b.get(app.URL + "/")
+	if !home.has("login-box") || !home.has("dev-idp-banner") {
+		t.Fatalf("home page should offer login and mark the development provider:\n%s", home.body)
+	}
+
+	signIn := b.get(app.URL + "/login")
+	if signIn.status != http.StatusOK || !signIn.has("dev-signin") {
+		t.Fatalf("login should reach the development sign-in page, got %d at %s:\n%s", signIn.status, signIn.url, signIn.body)
+	}
+	dash := b.submit(signIn, "form", url.Values{"user": {"ada"}})
+	if dash.url.Path != "/dashboard" || dash.status != http.StatusOK {
+		t.Fatalf("sign-in should land on /dashboard, got %d at %s:\n%s", dash.status, dash.url, dash.body)
+	}
+	if got := dash.text("welcome"); got != "Welcome Ada Lovelace" {
+		t.Errorf("dashboard greeting = %q", got)
+	}
+	if claims := dash.text("claims"); !strings.Contains(claims, `"email": "ada@example.com"`) {
+		t.Errorf("dashboard claims should show the userinfo email, got:\n%s", claims)
+	}
+	if cc := dash.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("dashboard Cache-Control = %q, want no-store", cc)
+	}
+
+	home = b.get(app.URL + "/")
+	if got := home.text("user-name"); got != "Ada Lovelace" {
+		t.Errorf("home profile card name = %q", got)
+	}
+
+	after := b.submit(home, `[data-testid="logout-form"]`, nil)
+	if after.url.Path != "/" || !after.has("login-box") {
+		t.Fatalf("logout should come back to the home page's login box, got %s:\n%s", after.url, after.body)
+	}
+	if got := after.text("notice"); got != "You have been logged out." {
+		t.Errorf("after logout notice = %q", got)
+	}
+	again := b.get(app.URL + "/dashboard")
+	if again.has("dashboard") {
+		t.Error("dashboard still shown after logout")
+	}
+}
+
+func TestRunRejectsBadConfiguration(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}, io.Discard, &stderr)
+	var cfgErr *configError
+	if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "SESSION_SECRET") {
+		t.Fatalf("run error = %v, want a configuration error naming SESSION_SECRET", err)
+	}
+}
+
+// TestProviderTwoTabs: two logins started together both finish, in either order.
+func TestProviderTwoTabs(t *testing.T) {
+	t.Parallel()
+	p, app := startWithProvider(t, nil)
+	for _, order := range [][2]int{{0, 1}, {1, 0}} {
+		b, rec := newRecordingBrowser(t)
+		tabs := [2]string{startLogin(t, app, b, "/login"), startLogin(t, app, b, "/login")}
+		for _, i := range order {
+			r := &loginRun{app: app, p: p, b: b, rec: rec, final: b.get(tabs[i])}
+			assertSignedIn(t, r)
+		}
+	}
+}
+
+// TestProviderFailures: a provider that fails or hangs costs a login, shown
+// as the app's own 4xx page, never a 5xx or the provider's words.
+func TestProviderFailures(t *testing.T) {
+	tests := []struct {
+		name string
+		lc   loginCase
+	}{
+		{"userinfo 500", loginCase{want: reject, behavior: oidctest.Behavior{UserinfoStatus: http.StatusInternalServerError}}},
+		{"token endpoint 500", loginCase{want: reject, behavior: oidctest.Behavior{TokenStatus: http.StatusInternalServerError}}},
+		{"token endpoint hangs", loginCase{
+			want: reject, env: map[string]string{"PROVIDER_TIMEOUT": "1s"},
+			behavior: oidctest.Behavior{TokenHang: true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.lc.run(t)
+		})
+	}
+}
