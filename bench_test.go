@@ -54,7 +54,7 @@ func startBenchApp(b *testing.B, env map[string]string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, &announcer{out: logs, listening: listening})
+		done <- run(ctx, "test", []string{"latchkey", "--env-file="}, env, io.Discard, logs, func(u string) { listening <- u })
 	}()
 	b.Cleanup(func() {
 		cancel()

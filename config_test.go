@@ -388,7 +388,7 @@ func TestRunBeforeServing(t *testing.T) {
 			// Nothing here may serve; were it to, the cancelled context stops it.
 			cancel()
 			var stdout, stderr bytes.Buffer
-			err := run(ctx, "test", append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, &stdout, &stderr)
+			err := run(ctx, "test", append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, &stdout, &stderr, nil)
 			if tt.wantCfgErr != "" {
 				if !slices.ContainsFunc(problemsOf(t, err), func(p string) bool { return strings.HasPrefix(p, tt.wantCfgErr) }) {
 					t.Errorf("error %v does not name %s", err, tt.wantCfgErr)

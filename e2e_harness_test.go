@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -87,7 +86,7 @@ func launchApp(t *testing.T, env map[string]string, args ...string) (*testApp, e
 	done := make(chan error, 1)
 	argv := append([]string{"latchkey", "--env-file="}, args...)
 	go func() {
-		done <- run(ctx, "test", argv, env, io.Discard, &announcer{out: logs, listening: listening})
+		done <- run(ctx, "test", argv, env, io.Discard, logs, func(u string) { listening <- u })
 	}()
 	started := false
 	stop := sync.OnceFunc(func() {
@@ -113,38 +112,6 @@ func launchApp(t *testing.T, env map[string]string, args ...string) (*testApp, e
 		t.Fatalf("app did not start listening:\n%s", logs)
 	}
 	return nil, nil
-}
-
-// announcer passes the program's log on to out and sends the URL the
-// program logs when it is listening.
-type announcer struct {
-	out       *outputBuffer
-	listening chan<- string
-	announced bool
-	line      []byte
-}
-
-func (a *announcer) Write(p []byte) (int, error) {
-	a.out.Write(p)
-	if a.announced {
-		return len(p), nil
-	}
-	a.line = append(a.line, p...)
-	sc := bufio.NewScanner(bytes.NewReader(a.line))
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.Contains(line, "msg=listening") {
-			continue
-		}
-		for field := range strings.FieldsSeq(line) {
-			if u, ok := strings.CutPrefix(field, "url="); ok && !a.announced {
-				a.announced = true
-				a.line = nil
-				a.listening <- u
-			}
-		}
-	}
-	return len(p), nil
 }
 
 // waitReady polls /readyz until the provider's discovery has loaded.

@@ -65,7 +65,7 @@ func TestDevProviderLoginLogout(t *testing.T) {
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}, io.Discard, &stderr)
+	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}, io.Discard, &stderr, nil)
 	var cfgErr *configError
 	if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "SESSION_SECRET") {
 		t.Fatalf("run error = %v, want a configuration error naming SESSION_SECRET", err)

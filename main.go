@@ -36,7 +36,7 @@ var version string
 func main() {
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, buildVersion(), os.Args, environment(os.Environ()), os.Stdout, os.Stderr)
+	err := run(ctx, buildVersion(), os.Args, environment(os.Environ()), os.Stdout, os.Stderr, nil)
 	stop()
 	var cfgErr *configError
 	switch {
@@ -52,8 +52,10 @@ func main() {
 
 // run is the whole program: it reads the configuration from args and env
 // (the process environment), serves until ctx is done, then shuts down
-// gracefully. version is what --version prints.
-func run(ctx context.Context, version string, args []string, env map[string]string, stdout, stderr io.Writer) error {
+// gracefully. version is what --version prints. listening, when not nil,
+// is called once with BASE_URL as soon as the program accepts
+// connections, so a caller that chose port 0 learns where it serves.
+func run(ctx context.Context, version string, args []string, env map[string]string, stdout, stderr io.Writer, listening func(url string)) error {
 	cfg, err := loadConfig(args, env, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -117,6 +119,9 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 		log.Warn("the development identity provider is reachable from the network: anyone who can reach "+
 			"this address can sign in as a demo user. Leave HOST unset to listen on loopback only",
 			"HOST", cfg.host)
+	}
+	if listening != nil {
+		listening(cfg.baseURL.String())
 	}
 
 	// Discovery runs once the listener is up: the development provider is
