@@ -21,19 +21,19 @@ import (
 	"latchkey/auth/oidctest"
 )
 
-// The conformance table: every row of SECURITY.md that applies to latchkey,
-// each run end to end — the real program against a fake provider that
-// misbehaves on demand, driven by a cookie-keeping client — and named by its
-// SECURITY.md id. `go test ./... -run Conformance -v` prints the table with
-// each row's result.
+// The conformance table: the checks of docs/security.md, each run end to
+// end — the real program against a fake provider that misbehaves on demand,
+// driven by a cookie-keeping client — and named by its id there.
+// `go test ./... -run Conformance -v` prints the table with each row's
+// result.
 
 // conformanceCase is one row of the table.
 type conformanceCase struct {
-	// id is the SECURITY.md id: an rp-… or oidcc-… test of table 1, or an
-	// R… or F… requirement.
+	// id is the docs/security.md id: an rp-… or oidcc-… certification
+	// test, or an R… or F… requirement.
 	id string
-	// profile is the certification plan of table 1 the row belongs to, or
-	// the part of SECURITY.md it comes from.
+	// profile is the certification plan the row belongs to, or the part of
+	// docs/security.md it comes from.
 	profile string
 	// name tells rows with one id apart, in the subtest's name.
 	name string
@@ -50,7 +50,7 @@ const (
 	profileBCL      = "BCL"      // oidcc-client-back-channel-logout-rp-basic
 	profileRefresh  = "refresh"  // oidcc-client-refreshtoken-test-plan
 	profileRFC9207  = "RFC 9207" // authorization server issuer identification
-	profileClient   = "client"   // SECURITY.md sections 2 and 3
+	profileClient   = "client"   // docs/security.md sections 4 and 5
 )
 
 func TestConformance(t *testing.T) {
@@ -396,7 +396,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R14", profile: profileBCL, name: "typ absent",
-			what: "no typ, as the suite sends (table 1 conflict) → 200, session ended",
+			what: "no typ, as the certification suite sends → 200, session ended",
 			test: backChannel(http.StatusOK, signedLogout(oidctest.SignValid, "", nil)),
 		},
 		{
@@ -515,7 +515,7 @@ func conformanceCases() []conformanceCase {
 			test: loginCase{want: accept, check: checkFreshPKCE}.run,
 		},
 
-		// Client requirements (SECURITY.md section 2).
+		// What latchkey requires of itself (docs/security.md section 4).
 		{
 			id: "R2", profile: profileClient, name: "no attempt cookie",
 			what: "callback in a browser that did not start the login → 400, /token never called",
@@ -621,7 +621,7 @@ func conformanceCases() []conformanceCase {
 			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{Sign: oidctest.SignHS256}}.run,
 		},
 
-		// What users of comparable proxies ran into (SECURITY.md section 3).
+		// What went wrong elsewhere (docs/security.md section 5).
 		{
 			id: "F1", profile: profileClient, name: "htmx without a session",
 			what: "htmx request without a session → 401 + HX-Redirect, no Location; a navigation → 303 to /login",
