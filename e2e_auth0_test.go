@@ -13,12 +13,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -195,9 +197,12 @@ func newAuth0Tenant(t *testing.T, rpLogout bool) *auth0Tenant {
 	t.Helper()
 	tenant := &auth0Tenant{
 		rpLogout: rpLogout,
-		keys:     []jose.JSONWebKey{auth0SigningKey(t, "Xk4GcQ8Rz2nPw9TbLm1vY"), auth0SigningKey(t, "Jd7HsM3qVt6KaE0ZuN5oB")},
-		grants:   map[string]auth0Grant{},
-		tokens:   map[string]bool{},
+		keys: []jose.JSONWebKey{
+			auth0SigningKey(t, "testdata/auth0/signing-key-1.pem", "Xk4GcQ8Rz2nPw9TbLm1vY"),
+			auth0SigningKey(t, "testdata/auth0/signing-key-2.pem", "Jd7HsM3qVt6KaE0ZuN5oB"),
+		},
+		grants: map[string]auth0Grant{},
+		tokens: map[string]bool{},
 	}
 	cert, pool := tlsCertificateFor(t, auth0Domain)
 	tenant.server = httptest.NewUnstartedServer(http.HandlerFunc(tenant.serve))
@@ -427,14 +432,27 @@ func (a *auth0Tenant) checkRequests(t *testing.T) {
 	}
 }
 
-// auth0SigningKey is an RS256 key as Auth0's JWKS lists it: with a
-// self-signed certificate for the tenant (x5c) and its SHA-1 thumbprint
-// (x5t).
-func auth0SigningKey(t *testing.T, kid string) jose.JSONWebKey {
+// auth0SigningKey is the RS256 key in the PEM file as Auth0's JWKS lists
+// it: with a self-signed certificate for the tenant (x5c) and its SHA-1
+// thumbprint (x5t). The keys are fixed test keys, since generating RSA keys
+// is slow.
+func auth0SigningKey(t *testing.T, file, kid string) jose.JSONWebKey {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	data, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("generate signing key: %v", err)
+		t.Fatalf("read signing key: %v", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s holds no PEM block", file)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatalf("parse signing key %s: %v", file, err)
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("%s holds a %T, not an RSA key", file, parsed)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),

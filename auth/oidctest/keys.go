@@ -6,10 +6,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
+	mathrand "math/rand/v2"
 	"net/http"
 	"strings"
 
@@ -21,6 +26,87 @@ type signingKey struct {
 	kid     string
 	alg     jose.SignatureAlgorithm
 	private crypto.Signer
+}
+
+// rsaTestKeys are fixed 2048-bit RSA keys, PKCS #8 in PEM. Generating an
+// RSA key takes a large share of a test's CPU time; these keys were made
+// once instead. They are public: never use them outside tests.
+//
+//go:embed testdata/rsa-2048-*.pem
+var rsaTestKeys embed.FS
+
+// keyRing hands out one provider's signing keys. RSA keys are the fixed
+// test keys, taken in turn from a place the provider picks at random, so
+// each rotation changes the key; every key handed out gets a fresh kid, so
+// two providers that happen to hold the same key never share a kid. One
+// fixed key is kept back for the key that is never published, so it
+// differs from every published one; once the others are used up, further
+// rotations generate keys. ES256 keys are cheap to make and always
+// generated. The provider's mutex guards the ring.
+type keyRing struct {
+	alg   jose.SignatureAlgorithm
+	fixed int // how many fixed test keys there are for alg
+	start int // the first fixed key this provider publishes
+	used  int // how many keys it has published
+}
+
+// newKeyRing returns the key ring of a provider signing with alg.
+func newKeyRing(alg jose.SignatureAlgorithm) (*keyRing, error) {
+	r := &keyRing{alg: alg}
+	switch alg {
+	case jose.RS256, jose.PS256:
+		files, err := fs.Glob(rsaTestKeys, "testdata/rsa-2048-*.pem")
+		if err != nil {
+			return nil, fmt.Errorf("list the RSA test keys: %w", err)
+		}
+		r.fixed = len(files)
+		r.start = mathrand.IntN(max(r.fixed, 1))
+	case jose.ES256:
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
+	}
+	return r, nil
+}
+
+// next returns the next key to publish.
+func (r *keyRing) next() (*signingKey, error) {
+	i := r.used
+	r.used++
+	if i < r.fixed-1 {
+		return fixedKey(r.alg, (r.start+i)%r.fixed)
+	}
+	return newSigningKey(r.alg)
+}
+
+// unpublished returns a key that is never published: the fixed key that
+// next's walk would reach last, and never hands out.
+func (r *keyRing) unpublished() (*signingKey, error) {
+	if r.fixed < 2 {
+		return newSigningKey(r.alg)
+	}
+	return fixedKey(r.alg, (r.start+r.fixed-1)%r.fixed)
+}
+
+// fixedKey is fixed test key i for alg, with a fresh kid.
+func fixedKey(alg jose.SignatureAlgorithm, i int) (*signingKey, error) {
+	name := fmt.Sprintf("testdata/rsa-2048-%d.pem", i+1)
+	data, err := rsaTestKeys.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read test key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("test key %s: no PRIVATE KEY block", name)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("test key %s: %w", name, err)
+	}
+	private, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("test key %s is a %T, not an RSA key", name, key)
+	}
+	return &signingKey{kid: strings.ToLower(rand.Text()), alg: alg, private: private}, nil
 }
 
 // newSigningKey makes a key pair for alg with a fresh key ID.
@@ -52,17 +138,17 @@ func (k *signingKey) publicJWK(withKid bool) jose.JSONWebKey {
 	return jwk
 }
 
-// RotateKey makes a new signing key with a new kid. Tokens issued from now on are signed with
-// it; the JWKS publishes it after the earlier keys, which stay published. Call it from the
-// goroutine running the test.
+// RotateKey makes the provider sign with a new key under a new kid. Tokens issued from now on are
+// signed with it; the JWKS publishes it after the earlier keys, which stay published. Call it from
+// the goroutine running the test.
 func (p *Provider) RotateKey() {
 	p.tb.Helper()
-	key, err := newSigningKey(p.settings.alg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key, err := p.keyRing.next()
 	if err != nil {
 		p.tb.Fatalf("oidctest: rotate key: %v", err)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.keys = append(p.keys, key)
 }
 
@@ -147,7 +233,7 @@ func (p *Provider) unpublishedKey() (*signingKey, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.strayKey == nil {
-		k, err := newSigningKey(p.settings.alg)
+		k, err := p.keyRing.unpublished()
 		if err != nil {
 			return nil, fmt.Errorf("create unpublished key: %w", err)
 		}

@@ -2,6 +2,7 @@ package oidctest_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -774,6 +775,51 @@ func TestRotateKey(t *testing.T) {
 		if _, err := verify(t, p, token, jose.ES256); err != nil {
 			t.Errorf("verify after rotation: %v", err)
 		}
+	}
+}
+
+// TestRotateKeyChangesTheKey: for RSA, whose keys come from a few fixed
+// test keys, every rotation publishes another key, also past the number of
+// fixed keys, and the key that is never published is none of them.
+func TestRotateKeyChangesTheKey(t *testing.T) {
+	for _, alg := range []string{"RS256", "ES256"} {
+		t.Run(alg, func(t *testing.T) {
+			p := oidctest.New(t, oidctest.WithAlg(alg))
+			const rotations = 4 // one more key than the fixed ones the ring publishes
+			for range rotations {
+				p.RotateKey()
+			}
+			var set jose.JSONWebKeySet
+			getJSON(t, p.Client(), p.JWKSURI(), &set)
+			if len(set.Keys) != rotations+1 {
+				t.Fatalf("JWKS has %d keys after %d rotations, want %d", len(set.Keys), rotations, rotations+1)
+			}
+			seen := map[string]bool{}
+			for _, k := range set.Keys {
+				thumb, err := k.Thumbprint(crypto.SHA256)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if seen[string(thumb)] {
+					t.Errorf("key %s was published before under another kid", k.KeyID)
+				}
+				seen[string(thumb)] = true
+			}
+
+			// Without a kid, every published key is tried: none may verify
+			// a token signed with the unpublished key.
+			p.SetBehavior(oidctest.Behavior{Sign: oidctest.SignUnknownKey})
+			token := tokens(t, p).IDToken
+			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range set.Keys {
+				if _, err := jws.Verify(k); err == nil {
+					t.Errorf("the published key %s verifies a token signed with the unpublished key", k.KeyID)
+				}
+			}
+		})
 	}
 }
 

@@ -55,6 +55,7 @@ type Provider struct {
 
 	mu            sync.Mutex
 	behavior      Behavior
+	keyRing       *keyRing
 	keys          []*signingKey // every published key; the last one signs
 	strayKey      *signingKey   // a key never published, for SignUnknownKey
 	codes         map[string]*grant
@@ -289,7 +290,11 @@ func New(tb testing.TB, opts ...Option) *Provider {
 			tb.Fatalf("oidctest: configure provider: %v", err)
 		}
 	}
-	key, err := newSigningKey(s.alg)
+	ring, err := newKeyRing(s.alg)
+	if err != nil {
+		tb.Fatalf("oidctest: create signing keys: %v", err)
+	}
+	key, err := ring.next()
 	if err != nil {
 		tb.Fatalf("oidctest: create signing key: %v", err)
 	}
@@ -298,6 +303,7 @@ func New(tb testing.TB, opts ...Option) *Provider {
 		settings:      s,
 		paths:         newEndpointPaths(s.issuerPath, s.randomPaths),
 		closed:        make(chan struct{}),
+		keyRing:       ring,
 		keys:          []*signingKey{key},
 		codes:         map[string]*grant{},
 		accessTokens:  map[string]*accessGrant{},
