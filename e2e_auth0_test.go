@@ -63,6 +63,7 @@ var auth0Profile = map[string]any{
 }
 
 func TestAuth0(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// rpLogout: the tenant has RP-initiated logout turned on, so

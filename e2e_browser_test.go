@@ -16,6 +16,7 @@ import (
 // and checks that the page the user was on is updated in place, then that
 // logging out in one tab reaches every other open tab of the app.
 func TestBrowserPopupLoginAndCrossTabLogout(t *testing.T) {
+	t.Parallel()
 	app := startBrowserApp(t)
 	problems := &pageProblems{}
 	home := startChromium(t, true, problems.watch("first tab"))
@@ -103,6 +104,7 @@ func TestBrowserPopupLoginAndCrossTabLogout(t *testing.T) {
 // TestBrowserLoginWhenPopupBlocked checks that when the popup cannot open,
 // Log In falls back to the full-redirect flow in the same tab.
 func TestBrowserLoginWhenPopupBlocked(t *testing.T) {
+	t.Parallel()
 	app := startBrowserApp(t)
 	problems := &pageProblems{}
 	tab := startChromium(t, false, problems.watch("tab"))
@@ -136,6 +138,7 @@ func TestBrowserLoginWhenPopupBlocked(t *testing.T) {
 // TestBrowserLoginWithoutJavaScript drives the plain links and forms with
 // scripts turned off: login and logout still work through redirects.
 func TestBrowserLoginWithoutJavaScript(t *testing.T) {
+	t.Parallel()
 	app := startBrowserApp(t)
 	tab := startChromium(t, false)
 

@@ -54,6 +54,7 @@ const (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	cases := conformanceCases()
 	var mu sync.Mutex
 	results := make([]string, len(cases))

@@ -833,7 +833,8 @@ func chromiumPath(t *testing.T) string {
 
 // startChromium starts a headless Chromium with a fresh profile and returns
 // the context of its first tab. The browser stops when the test ends or
-// browserTestTimeout passes.
+// browserTestTimeout passes. Each test has a Chromium and a profile
+// directory of its own, so browser tests can run in parallel.
 func startChromium(t *testing.T, allowPopups bool, opts ...chromedp.ContextOption) context.Context {
 	t.Helper()
 	flags := []chromedp.ExecAllocatorOption{

@@ -81,6 +81,7 @@ func TestInteropOIDCProvider(t *testing.T) {
 // Chromium, through the popup: the home page's login box becomes the
 // profile card in place.
 func TestInteropOIDCProviderBrowser(t *testing.T) {
+	t.Parallel()
 	chromiumPath(t)
 	_, app := startAppWithOIDCProvider(t)
 	problems := &pageProblems{}

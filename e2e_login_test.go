@@ -18,6 +18,7 @@ import (
 // a fake provider that is slow, fails, or sees two logins at once.
 
 func TestDevProviderLoginLogout(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, map[string]string{})
 	app.waitReady(t)
 	b := newBrowser(t)
@@ -64,6 +65,7 @@ func TestDevProviderLoginLogout(t *testing.T) {
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	err := run(context.Background(), "test", []string{"latchkey", "--env-file="}, map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "x"}, io.Discard, &stderr, nil)
 	var cfgErr *configError
@@ -89,6 +91,7 @@ func TestProviderTwoTabs(t *testing.T) {
 // TestProviderFailures: a provider that fails or hangs costs a login, shown
 // as the app's own 4xx page, never a 5xx or the provider's words.
 func TestProviderFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		lc   loginCase

@@ -29,6 +29,7 @@ import (
 // TestSessionReplayAfterLogout covers R12 in every store: a cookie saved
 // before logout and replayed from another browser is anonymous.
 func TestSessionReplayAfterLogout(t *testing.T) {
+	t.Parallel()
 	stores := []struct {
 		name string
 		env  func(t *testing.T) map[string]string
@@ -183,6 +184,7 @@ func TestRedisOutage(t *testing.T) {
 // a refresh token, only when the provider advertises it. Refreshing itself
 // is in TestConformance.
 func TestOfflineAccessRequested(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		advertised bool
@@ -280,6 +282,7 @@ func htmxSubmit(t *testing.T, app *testApp, b *browser, p *page, selector, csrf 
 // TestSessionsPanel: the dashboard lists the user's sessions, and each can
 // be ended from there.
 func TestSessionsPanel(t *testing.T) {
+	t.Parallel()
 	t.Run("two devices, end the other", func(t *testing.T) {
 		t.Parallel()
 		app := startApp(t, map[string]string{})
@@ -444,6 +447,7 @@ func TestDevProviderBackChannelLogout(t *testing.T) {
 // TestRefreshWithoutRefreshToken: a provider that gave no refresh token
 // cannot refresh, but that does not end the app's own session.
 func TestRefreshWithoutRefreshToken(t *testing.T) {
+	t.Parallel()
 	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(false))
 	p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
 	r := signIn(t, app, p)
