@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"latchkey/auth/oidctest"
+	"latchkey/auth/redisstore/redistest"
 )
 
 // This file is the harness of the end-to-end tests, the e2e_*_test.go
@@ -198,6 +200,102 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
 	}
+}
+
+// What the tests need besides Go, and the tests that cannot run without it.
+
+// skips collects the skips of this run for the line TestMain prints at the
+// end. It is the tests' only package-level variable that changes: TestMain
+// and the tests share nothing else.
+var skips skipLog
+
+// skipLog is the list of skipped tests, by reason; safe for concurrent use.
+type skipLog struct {
+	mu      sync.Mutex
+	reasons []string            // in the order first seen
+	tests   map[string][]string // test names, by reason
+}
+
+// skipBecause skips t because something it needs is missing, and notes it
+// for the summary. Under CI (CI=true), which installs everything the tests
+// need, the test fails instead: a skip there would hide a broken install.
+func skipBecause(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI installs what the tests need, so this test must not be skipped", reason)
+	}
+	skips.add(t.Name(), reason)
+	t.Skip(reason)
+}
+
+func (l *skipLog) add(test, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tests == nil {
+		l.tests = map[string][]string{}
+	}
+	if _, ok := l.tests[reason]; !ok {
+		l.reasons = append(l.reasons, reason)
+	}
+	l.tests[reason] = append(l.tests[reason], test)
+}
+
+// summary is one line naming the skipped tests and why, or "" when none
+// was skipped.
+func (l *skipLog) summary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	groups := make([]string, 0, len(l.reasons))
+	for _, reason := range l.reasons {
+		// Sorted and once each, also when -count runs a test again.
+		tests := slices.Compact(slices.Sorted(slices.Values(l.tests[reason])))
+		n += len(tests)
+		groups = append(groups, reason+": "+strings.Join(tests, ", "))
+	}
+	if n == 0 {
+		return ""
+	}
+	noun := "tests"
+	if n == 1 {
+		noun = "test"
+	}
+	return fmt.Sprintf("latchkey: %d %s skipped; %s", n, noun, strings.Join(groups, "; "))
+}
+
+// TestMain runs the tests, then prints the skip summary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if line := skips.summary(); line != "" {
+		showSummary(line)
+	}
+	os.Exit(code)
+}
+
+// showSummary prints line where whoever ran the tests sees it. go test
+// shows the output of a package that passed only with -v, so without -v
+// the line goes straight to the terminal when there is one.
+func showSummary(line string) {
+	if !testing.Verbose() {
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			fmt.Fprintln(tty, line)
+			tty.Close()
+			return
+		}
+	}
+	fmt.Println(line)
+}
+
+// startRedis starts a throw-away redis-server for the test, or skips the
+// test when none is installed.
+func startRedis(t *testing.T) *redistest.Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if _, err := os.Stat("/usr/bin/redis-server"); err != nil {
+			skipBecause(t, "redis-server not found (apt-get install redis-server)")
+		}
+	}
+	return redistest.Start(t)
 }
 
 // A browser without JavaScript.
@@ -817,7 +915,7 @@ func claimOf(t *testing.T, token, name string) string {
 const browserTestTimeout = 60 * time.Second
 
 // chromiumPath returns the Chromium to drive, and skips the test when this
-// machine has none (CI installs the Debian package).
+// machine has none.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	const debian = "/usr/bin/chromium"
@@ -827,7 +925,7 @@ func chromiumPath(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	t.Skip("Chromium not found at /usr/bin/chromium nor as chromium on PATH; install it (apt-get install chromium) to run the browser tests")
+	skipBecause(t, "Chromium not found at /usr/bin/chromium nor on PATH (apt-get install chromium)")
 	return ""
 }
 

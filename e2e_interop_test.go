@@ -276,10 +276,10 @@ func startOIDCProvider(t *testing.T, env map[string]string) *oidcProvider {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not on PATH: install Node.js and run `npm ci` to run the oidc-provider interoperability tests")
+		skipBecause(t, "node not found (install Node.js, then run npm ci)")
 	}
 	if _, err := os.Stat("node_modules/oidc-provider/package.json"); err != nil {
-		t.Skip("node_modules/oidc-provider is missing: run `npm ci` to run the oidc-provider interoperability tests")
+		skipBecause(t, "node_modules/oidc-provider is missing (run npm ci)")
 	}
 
 	cmd := exec.Command(node, "testdata/oidc-provider/server.mjs")

@@ -17,7 +17,6 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"latchkey/auth/oidctest"
-	"latchkey/auth/redisstore/redistest"
 )
 
 // The tests in this file check that sessions are kept on the server and
@@ -37,7 +36,7 @@ func TestSessionReplayAfterLogout(t *testing.T) {
 		{"embedded", func(t *testing.T) map[string]string { return map[string]string{"DATA_DIR": t.TempDir()} }},
 		{"memory", func(*testing.T) map[string]string { return map[string]string{"SESSION_STORE": "memory"} }},
 		{"redis", func(t *testing.T) map[string]string {
-			return map[string]string{"SESSION_STORE": redistest.Start(t).URL()}
+			return map[string]string{"SESSION_STORE": startRedis(t).URL()}
 		}},
 	}
 	for _, store := range stores {
@@ -97,7 +96,7 @@ func TestEmbeddedStoreSurvivesRestart(t *testing.T) {
 // serve one site; a session begun on A is used and ended on B, at once.
 func TestTwoInstancesShareRedis(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
+	srv := startRedis(t)
 	p := oidctest.New(t)
 	extra := map[string]string{"SESSION_STORE": srv.URL()}
 	a := startApp(t, providerEnv(p, extra))
@@ -133,7 +132,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 // 503 page, never a 500; once Redis is back, the same process serves again.
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
+	srv := startRedis(t)
 	p, app := startWithProvider(t, map[string]string{"SESSION_STORE": srv.URL()})
 	r := signIn(t, app, p)
 	nf := r.b.noFollow()
