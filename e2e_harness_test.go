@@ -45,6 +45,11 @@ const testSessionSecret = "provider-test-session-secret-0123456789abcdef"
 
 // The program.
 
+// pollInterval is how often waitReady and waitFor look again. Short, since
+// most of what they wait for is a few milliseconds away and the program
+// starts some hundred times in a run.
+const pollInterval = 5 * time.Millisecond
+
 // testApp is the real program, started by run on a free port.
 type testApp struct {
 	// URL is BASE_URL: where the program serves, without a trailing slash.
@@ -131,7 +136,7 @@ func (a *testApp) waitReady(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("app never became ready:\n%s", a.logs)
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
+		time.Sleep(pollInterval)
 	}
 }
 
@@ -198,7 +203,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a readiness check
+		time.Sleep(pollInterval)
 	}
 }
 
