@@ -32,4 +32,3 @@ func TestReadyReportsTheStore(t *testing.T) {
 		t.Errorf("/readyz shows the store's error text: %q", body)
 	}
 }
-
