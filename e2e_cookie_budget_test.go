@@ -13,6 +13,7 @@ import (
 // latchkey causes under 8 KB, and the newest login still completes and
 // comes back to its page.
 func TestLoginCookieBudget(t *testing.T) {
+	t.Parallel()
 	// The per-client login limit would stop the loop first; it is not what
 	// this test is about.
 	app := startApp(t, map[string]string{"LOGIN_RATE_LIMIT": "0"})

@@ -123,6 +123,7 @@ func TestFormsRefuseFileUploads(t *testing.T) {
 // on another origin. Chromium checks that redirect against the page's
 // form-action too; the policy allows it, and the logout completes.
 func TestBrowserLogoutFormReachesTheProvider(t *testing.T) {
+	t.Parallel()
 	// No picture: the test provider serves it over http, which img-src
 	// refuses, and this test is about form-action.
 	p, app := startWithProvider(t, nil, oidctest.WithUser(map[string]any{"picture": nil}))

@@ -14,6 +14,7 @@ import (
 // TestHeaderLimit: a request header larger than latchkey's limit is refused
 // with 431 before it is read in full, and ordinary ones pass (L5).
 func TestHeaderLimit(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, map[string]string{})
 	u, _ := url.Parse(app.URL)
 	send := func(t *testing.T, cookieBytes int) int {
@@ -39,9 +40,11 @@ func TestHeaderLimit(t *testing.T) {
 		t.Errorf("a 64 KB Cookie header got %d, want 431", got)
 	}
 }
+
 // TestReadinessReportsAnUnreachableStore: with Redis out of reach, latchkey
 // starts, says so in its log, and /readyz answers 503 naming the store.
 func TestReadinessReportsAnUnreachableStore(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, map[string]string{"SESSION_STORE": "redis://127.0.0.1:1/0"})
 	if !strings.Contains(app.logs.String(), "session store cannot be reached") {
 		t.Errorf("the startup log does not say the store cannot be reached:\n%s", app.logs)

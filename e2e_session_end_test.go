@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"latchkey/auth/redisstore/redistest"
 )
 
 // A session that was ended stays ended, whatever requests of its cookie are
@@ -24,13 +22,14 @@ const endTrials = 8
 const endRefreshers = 3
 
 func TestSessionEndStaysEnded(t *testing.T) {
+	t.Parallel()
 	stores := []struct {
 		name string
 		env  func(t *testing.T) map[string]string
 	}{
 		{"embedded", func(t *testing.T) map[string]string { return map[string]string{"DATA_DIR": t.TempDir()} }},
 		{"redis", func(t *testing.T) map[string]string {
-			return map[string]string{"SESSION_STORE": redistest.Start(t).URL()}
+			return map[string]string{"SESSION_STORE": startRedis(t).URL()}
 		}},
 	}
 	for _, store := range stores {

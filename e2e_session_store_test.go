@@ -43,7 +43,7 @@ func storesToDump() []struct {
 			}
 		}},
 		{"redis", func(t *testing.T) (map[string]string, storeDump) {
-			srv := redistest.Start(t)
+			srv := startRedis(t)
 			return map[string]string{"SESSION_STORE": srv.URL()}, func(t *testing.T) string {
 				return redisDump(t, srv)
 			}
@@ -94,6 +94,7 @@ func redisDump(t *testing.T, srv *redistest.Server) string {
 // issued, nor the session's CSRF token, is in the store's bytes, while
 // the profile is.
 func TestStoreHoldsNoToken(t *testing.T) {
+	t.Parallel()
 	for _, store := range storesToDump() {
 		t.Run(store.name, func(t *testing.T) {
 			t.Parallel()
@@ -197,6 +198,7 @@ func (f fixedUserAgent) RoundTrip(req *http.Request) (*http.Response, error) {
 // at most auth.MaxSessionsPerUser sessions, the oldest ended first, each
 // with at most auth.MaxUserAgent bytes of User-Agent.
 func TestSessionsPerUserBounded(t *testing.T) {
+	t.Parallel()
 	const logins = auth.MaxSessionsPerUser + 8
 	const tail = "end-of-a-long-user-agent"
 	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 " + strings.Repeat("x", 4000) + tail
