@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -83,6 +84,12 @@ type IdentityConfig struct {
 	// PassAccessToken sends Identity.AccessToken as Authorization:
 	// Bearer, and strips the client's Authorization header.
 	PassAccessToken bool
+	// Signer signs the assertion sent as Names.Assertion; nil: none is
+	// sent.
+	Signer *Signer
+	// Audience is the assertion's aud, naming the app: the upstream's
+	// Origin in proxy mode. Required with Signer.
+	Audience string
 	// CacheSize bounds the sessions whose headers are kept ready.
 	// Default 4096.
 	CacheSize int
@@ -96,11 +103,15 @@ type IdentityConfig struct {
 // IdentityHeaders strips what clients send to pass as someone, and sets
 // who is signed in on requests to the app (in proxy mode) or on the
 // answer to a front server's check (in forward-auth mode). The headers of
-// a session are made once and reused while its identity stays the same.
-// It is safe for concurrent use.
+// a session are made once and reused while its identity stays the same,
+// and its assertion is signed again when it has less than a minute left:
+// about once a minute for an active session. It is safe for concurrent
+// use.
 type IdentityHeaders struct {
 	names   [5]string // canonical: user, email, username, groups, assertion
 	passTok bool
+	signer  *Signer
+	aud     string
 	strip   [][]string // by length: lower-case names with '-', compared folding '_'
 	cache   *passportCache
 	flight  singleflight.Group
@@ -122,7 +133,13 @@ func NewIdentityHeaders(cfg IdentityConfig) (*IdentityHeaders, error) {
 	if names == (HeaderNames{}) {
 		names = DefaultHeaderNames()
 	}
-	ih := &IdentityHeaders{passTok: cfg.PassAccessToken, log: cfg.Log, now: cfg.Now}
+	ih := &IdentityHeaders{passTok: cfg.PassAccessToken, signer: cfg.Signer, aud: cfg.Audience, log: cfg.Log, now: cfg.Now}
+	switch {
+	case cfg.Signer != nil && cfg.Audience == "":
+		return nil, errors.New("identity headers: the assertion needs an audience")
+	case cfg.Signer != nil && names.Assertion == "":
+		return nil, errors.New("identity headers: the assertion needs a header name")
+	}
 	if ih.log == nil {
 		ih.log = slog.New(slog.DiscardHandler)
 	}
@@ -269,6 +286,7 @@ type passport struct {
 	id            Identity // what it was made from, Groups copied
 	values        [5][]string
 	authorization []string
+	expires       time.Time // of the assertion
 }
 
 // matches reports whether p was made from an identity equal to id.
@@ -280,8 +298,8 @@ func (p *passport) matches(id *Identity) bool {
 }
 
 // usable reports whether p can be sent for id at now.
-func (p *passport) usable(id *Identity, now time.Time) bool {
-	return p.matches(id)
+func (p *passport) usable(id *Identity, now time.Time, signed bool) bool {
+	return p.matches(id) && (!signed || p.expires.Sub(now) >= assertionReuse)
 }
 
 // passport returns the headers of id, made once per session and kept
@@ -292,20 +310,20 @@ func (ih *IdentityHeaders) passport(id *Identity) *passport {
 	if key == "" {
 		return ih.make(id, nil, now)
 	}
-	if p := ih.cache.get(key); p != nil && p.usable(id, now) {
+	if p := ih.cache.get(key); p != nil && p.usable(id, now, ih.signer != nil) {
 		return p
 	}
 	// Concurrent requests of one session make its headers once.
 	v, _, _ := ih.flight.Do(key, func() (any, error) {
 		old := ih.cache.get(key)
-		if old != nil && old.usable(id, now) {
+		if old != nil && old.usable(id, now, ih.signer != nil) {
 			return old, nil
 		}
 		p := ih.make(id, old, now)
 		ih.cache.put(key, p)
 		return p, nil
 	})
-	if p := v.(*passport); p.usable(id, now) {
+	if p := v.(*passport); p.usable(id, now, ih.signer != nil) {
 		return p
 	}
 	// Another request of the session was making headers for a different
@@ -314,14 +332,31 @@ func (ih *IdentityHeaders) passport(id *Identity) *passport {
 }
 
 // make makes the headers of id, reusing the values of old when it was
-// made from the same identity.
+// made from the same identity, and signs its assertion.
 func (ih *IdentityHeaders) make(id *Identity, old *passport, now time.Time) *passport {
 	p := &passport{id: *id}
 	p.id.Groups = slices.Clone(id.Groups)
-	if old != nil && old.matches(id) {
+	same := old != nil && old.matches(id)
+	if same {
 		p.values, p.authorization = old.values, old.authorization
-		return p
+	} else {
+		ih.makeValues(p, id)
 	}
+	if ih.signer != nil {
+		// A failure is tried again at the same pace, and logged once.
+		p.values[hAssertion], p.expires = nil, now.Add(AssertionLifetime)
+		if token, err := ih.signer.Sign(&p.id, ih.aud, now); err == nil {
+			p.values[hAssertion] = []string{token}
+		} else if !same {
+			ih.log.Error("assertion not sent to the app", "sub", quoteShort(id.Subject), "err", err)
+		}
+	}
+	return p
+}
+
+// makeValues makes the header values of id, leaving out those that cannot
+// be sent as they are.
+func (ih *IdentityHeaders) makeValues(p *passport, id *Identity) {
 	one := func(i int, v string) {
 		if v == "" || ih.names[i] == "" {
 			return
@@ -347,7 +382,6 @@ func (ih *IdentityHeaders) make(id *Identity, old *passport, now time.Time) *pas
 			p.authorization = []string{"Bearer " + id.AccessToken}
 		}
 	}
-	return p
 }
 
 // joinGroups comma-joins the groups that can be told apart once joined.
