@@ -3,7 +3,11 @@ package proxy
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 func TestParseForwardAuth(t *testing.T) {
@@ -102,6 +106,95 @@ func TestParseForwardAuth(t *testing.T) {
 			}
 			if got := h.Get("Location") != ""; got != tt.wantLocationSet {
 				t.Errorf("Location %q, want set: %v", h.Get("Location"), tt.wantLocationSet)
+			}
+		})
+	}
+}
+
+// checkHandler is /.latchkey/check as the handlers build it from this
+// package; the session lookup is theirs, here a map from cookie values.
+func checkHandler(ids *IdentityHeaders, policy *Policy, sessions map[string]*Identity) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := ParseForwardAuth(r)
+		var id *Identity
+		if c, err := r.Cookie("latchkey"); err == nil {
+			id = sessions[c.Value]
+		}
+		if id == nil {
+			q.WriteChallenge(w, "/.latchkey/login?return_to="+url.QueryEscape(q.ReturnTo()), "app.example")
+			return
+		}
+		if ok, reason := policy.Allows(id); !ok {
+			http.Error(w, "Signed in as "+id.Email+", but "+reason+".", http.StatusForbidden)
+			return
+		}
+		ids.Set(w.Header(), id)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func TestForwardAuthDecision(t *testing.T) {
+	signer := newSigner(t, secretA)
+	ids := newIdentityHeaders(t, IdentityConfig{Signer: signer, Audience: "https://app.example"})
+	policy, err := NewPolicy(PolicyConfig{EmailDomains: []string{"example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eve := &Identity{SessionKey: "key-eve", Subject: "eve", Email: "eve@evil.example", EmailVerified: true}
+	h := checkHandler(ids, policy, map[string]*Identity{"ada-cookie": ada, "eve-cookie": eve})
+	caddy := []string{"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/reports?y=2024", "X-Forwarded-Host", "app.example", "X-Forwarded-Proto", "https"}
+	nginx := []string{"X-Original-Uri", "/reports?y=2024", "X-Original-Method", "GET", "X-Forwarded-Host", "app.example"}
+	navigate := []string{"Accept", chromeNavigationAccept, "Sec-Fetch-Mode", "navigate"}
+	const login = "/.latchkey/login?return_to=%2Freports%3Fy%3D2024"
+	tests := []struct {
+		name         string
+		header       []string
+		cookie       string
+		wantStatus   int
+		wantLocation string
+		wantUser     string
+	}{
+		{name: "nginx, allowed", header: nginx, cookie: "ada-cookie", wantStatus: http.StatusOK, wantUser: "ada"},
+		{name: "Caddy, allowed", header: caddy, cookie: "ada-cookie", wantStatus: http.StatusOK, wantUser: "ada"},
+		{name: "nginx, a page without a session", header: append(nginx, navigate...), wantStatus: http.StatusUnauthorized, wantLocation: login},
+		{name: "Caddy, a page without a session", header: append(caddy, navigate...), wantStatus: http.StatusSeeOther, wantLocation: login},
+		{name: "Caddy, a script without a session", header: append(caddy, "Accept", "application/json"), wantStatus: http.StatusUnauthorized},
+		{name: "a forged session", header: append(caddy, navigate...), cookie: "forged", wantStatus: http.StatusSeeOther, wantLocation: login},
+		{name: "nginx, signed in but not allowed", header: nginx, cookie: "eve-cookie", wantStatus: http.StatusForbidden},
+		{name: "Caddy, signed in but not allowed", header: append(caddy, navigate...), cookie: "eve-cookie", wantStatus: http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "http://latchkey.internal/.latchkey/check", nil)
+			r.Header = header(tt.header...)
+			r.Header.Set("X-Forwarded-User", "mallory") // sent by the client, passed on by the front server
+			if tt.cookie != "" {
+				r.AddCookie(&http.Cookie{Name: "latchkey", Value: tt.cookie})
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Header().Get("Location"); got != tt.wantLocation {
+				t.Errorf("Location %q, want %q", got, tt.wantLocation)
+			}
+			if got := rec.Header().Get("X-Forwarded-User"); got != tt.wantUser {
+				t.Errorf("X-Forwarded-User %q, want %q", got, tt.wantUser)
+			}
+			if tt.wantUser == "" {
+				if rec.Header().Get("X-Latchkey-Assertion") != "" {
+					t.Error("an assertion without an allowed session")
+				}
+				return
+			}
+			tok, err := jwt.ParseSigned(rec.Header().Get("X-Latchkey-Assertion"), []jose.SignatureAlgorithm{jose.ES256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c jwt.Claims
+			if err := tok.Claims(fetchKeys(t, signer.JWKS()), &c); err != nil || c.Subject != "ada" {
+				t.Errorf("assertion: %v, sub %q", err, c.Subject)
 			}
 		})
 	}
