@@ -223,11 +223,12 @@ func foldName(name string) string {
 }
 
 // sameFolded reports whether key folds to folded, without allocating.
+// It compares from the end: the names share prefixes (X-Forwarded-).
 func sameFolded(key, folded string) bool {
 	if len(key) != len(folded) {
 		return false
 	}
-	for i := 0; i < len(key); i++ {
+	for i := len(key) - 1; i >= 0; i-- {
 		c := key[i]
 		switch {
 		case c == '_':

@@ -153,6 +153,13 @@ func (p *Proxy) release(x *exchange) {
 
 func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	p, out := x.p, pr.Out
+	// ReverseProxy's copy of the headers is sized for the client's; the
+	// forwarding and identity headers would make it grow twice.
+	grown := make(http.Header, len(out.Header)+addedHeaders)
+	for k, v := range out.Header {
+		grown[k] = v
+	}
+	out.Header = grown
 	// The upstream is sent the canonical path that access was decided on.
 	out.URL.Path, out.URL.RawPath = x.path.decoded, x.path.rawPath()
 	pr.SetURL(p.target.URL)
@@ -188,6 +195,10 @@ func (x *exchange) fail(_ http.ResponseWriter, _ *http.Request, err error) {
 	p.log.Error("upstream request failed", "upstream", p.target.String(), "path", x.path.decoded, "err", ue)
 	http.Error(x.rw.ResponseWriter, http.StatusText(ue.Status()), ue.Status())
 }
+
+// addedHeaders is how many headers Rewrite may add: X-Forwarded-For,
+// -Host and -Proto, the identity headers and Authorization.
+const addedHeaders = 3 + 6
 
 // statusClientClosedRequest is nginx's status for a request its client
 // closed before the answer.
