@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -72,4 +73,49 @@ func Example_verifyAssertion() {
 	// Output:
 	// ada ada@example.com [staff]
 	// forged: refused
+}
+
+// The proxy route, as the handlers build it from this package. The
+// session lookup and the pages are the handlers' own; here they are
+// stand-ins.
+func ExampleProxy_Forward() {
+	upstream, err := proxy.ParseUpstream("http://127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err) // a configuration error naming UPSTREAM
+	}
+	ids, _ := proxy.NewIdentityHeaders(proxy.IdentityConfig{})
+	p, _ := proxy.New(proxy.Config{
+		Upstream:  upstream,
+		Identity:  ids,
+		OwnCookie: func(name string) bool { return name == "latchkey" || name == "__Host-latchkey" },
+	})
+	public, _ := proxy.ParsePublicPaths([]string{"/static/*", "/favicon.ico", "/healthz"})
+	policy, _ := proxy.NewPolicy(proxy.PolicyConfig{EmailDomains: []string{"example.com"}})
+	session := func(r *http.Request) *proxy.Identity { return nil }
+	forbidden := func(w http.ResponseWriter, r *http.Request, id *proxy.Identity, reason string) {
+		http.Error(w, "Signed in as "+id.Email+", but "+reason+".", http.StatusForbidden)
+	}
+
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := proxy.ParseRequest(r)
+		if err != nil {
+			status := err.(*proxy.PathError).Status()
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		id := session(r)
+		switch {
+		case public.Match(q.Path):
+		case id == nil:
+			q.WriteChallenge(w, "/.latchkey/login?return_to="+url.QueryEscape(q.ReturnTo()), "app.example.com")
+			return
+		default:
+			if ok, reason := policy.Allows(id); !ok {
+				forbidden(w, r, id, reason)
+				return
+			}
+		}
+		p.Forward(w, r, q.Path, id)
+	})
+	_ = route
 }

@@ -112,7 +112,7 @@ type IdentityHeaders struct {
 	passTok bool
 	signer  *Signer
 	aud     string
-	strip   [][]string // by length: lower-case names with '-', compared folding '_'
+	strip   foldedNames
 	cache   *passportCache
 	flight  singleflight.Group
 	log     *slog.Logger
@@ -168,16 +168,7 @@ func NewIdentityHeaders(cfg IdentityConfig) (*IdentityHeaders, error) {
 		stripped = append(stripped, "Authorization")
 	}
 	for _, name := range stripped {
-		if name == "" {
-			continue
-		}
-		key := foldName(name)
-		for len(ih.strip) <= len(key) {
-			ih.strip = append(ih.strip, nil)
-		}
-		if !slices.Contains(ih.strip[len(key)], key) {
-			ih.strip[len(key)] = append(ih.strip[len(key)], key)
-		}
+		ih.strip.add(name)
 	}
 	size := cfg.CacheSize
 	if size <= 0 {
@@ -243,15 +234,39 @@ func sameFolded(key, folded string) bool {
 	return true
 }
 
-// Strip removes from h every header that latchkey sets or that passes
-// identity to apps, in any spelling: any case, and with underscores for
-// dashes.
-func (ih *IdentityHeaders) Strip(h http.Header) {
+// foldedNames is a set of header names matched in any spelling, kept by
+// length as foldName makes them.
+type foldedNames struct{ byLen [][]string }
+
+func (f *foldedNames) add(name string) {
+	if name == "" {
+		return
+	}
+	key := foldName(name)
+	for len(f.byLen) <= len(key) {
+		f.byLen = append(f.byLen, nil)
+	}
+	if !slices.Contains(f.byLen[len(key)], key) {
+		f.byLen[len(key)] = append(f.byLen[len(key)], key)
+	}
+}
+
+// names returns every name of the set, folded.
+func (f *foldedNames) names() []string {
+	var all []string
+	for _, names := range f.byLen {
+		all = append(all, names...)
+	}
+	return all
+}
+
+// strip removes from h the headers whose names are in the set.
+func (f *foldedNames) strip(h http.Header) {
 	for key := range h {
-		if len(key) >= len(ih.strip) {
+		if len(key) >= len(f.byLen) {
 			continue
 		}
-		for _, folded := range ih.strip[len(key)] {
+		for _, folded := range f.byLen[len(key)] {
 			if sameFolded(key, folded) {
 				delete(h, key)
 				break
@@ -260,12 +275,22 @@ func (ih *IdentityHeaders) Strip(h http.Header) {
 	}
 }
 
+// Strip removes from h every header that latchkey sets or that passes
+// identity to apps, in any spelling: any case, and with underscores for
+// dashes.
+func (ih *IdentityHeaders) Strip(h http.Header) { ih.strip.strip(h) }
+
 // Set strips h (see Strip), then sets the headers of id; a nil id only
 // strips. Values that could not be sent as they are (control characters,
 // invalid UTF-8, leading or trailing spaces, too long) are left out, and
 // logged when the session's headers are made.
 func (ih *IdentityHeaders) Set(h http.Header, id *Identity) {
 	ih.Strip(h)
+	ih.set(h, id)
+}
+
+// set sets the headers of id on h, already stripped.
+func (ih *IdentityHeaders) set(h http.Header, id *Identity) {
 	if id == nil {
 		return
 	}

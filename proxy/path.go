@@ -54,6 +54,7 @@ type PathError struct {
 	Reason string // what is wrong with it, for the log
 }
 
+// Error says which path was refused and why.
 func (e *PathError) Error() string {
 	p := e.Path
 	if len(p) > 200 {

@@ -55,6 +55,7 @@ type Proxy struct {
 	target         Upstream
 	transport      http.RoundTripper
 	identity       *IdentityHeaders
+	strip          foldedNames // the identity headers and forwarding ones
 	ownCookie      func(string) bool
 	upstreamHost   bool
 	forwardedProto []string
@@ -86,6 +87,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	if p.transport == nil {
 		p.transport = NewTransport(cfg.Upstream, TransportOptions{})
+	}
+	for _, name := range append(cfg.Identity.strip.names(), forwardingHeaders...) {
+		p.strip.add(name)
 	}
 	if cfg.ForwardedProto != "" {
 		p.forwardedProto = []string{cfg.ForwardedProto}
@@ -166,11 +170,12 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	if !p.upstreamHost {
 		out.Host = pr.In.Host
 	}
+	p.strip.strip(out.Header)
 	pr.SetXForwarded()
 	if p.forwardedProto != nil {
 		out.Header["X-Forwarded-Proto"] = p.forwardedProto
 	}
-	p.identity.Set(out.Header, x.id)
+	p.identity.set(out.Header, x.id)
 	removeCookies(out.Header, p.ownCookie)
 }
 
@@ -196,6 +201,18 @@ func (x *exchange) fail(_ http.ResponseWriter, _ *http.Request, err error) {
 	http.Error(x.rw.ResponseWriter, http.StatusText(ue.Status()), ue.Status())
 }
 
+// forwardingHeaders describe the client's connection to the app. The
+// client's copies are removed whatever their spelling: ReverseProxy drops
+// X-Forwarded-For, -Host and -Proto and Forwarded as written, but not
+// X_Forwarded_For, which CGI-style servers (PHP's HTTP_X_FORWARDED_FOR)
+// read as the same header; nor the Port and Prefix that some frameworks
+// build URLs from. latchkey is the app's front door: it trusts none of
+// them from its client.
+var forwardingHeaders = []string{
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"X-Forwarded-Port", "X-Forwarded-Prefix",
+}
+
 // addedHeaders is how many headers Rewrite may add: X-Forwarded-For,
 // -Host and -Proto, the identity headers and Authorization.
 const addedHeaders = 3 + 6
@@ -219,6 +236,7 @@ const (
 	Broken
 )
 
+// String names the failure for logs.
 func (f Failure) String() string {
 	switch f {
 	case Unreachable:
@@ -237,10 +255,12 @@ type UpstreamError struct {
 	Err     error
 }
 
+// Error says how the upstream failed.
 func (e *UpstreamError) Error() string {
 	return "upstream " + e.Failure.String() + ": " + e.Err.Error()
 }
 
+// Unwrap returns the transport's error.
 func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // Status is the HTTP status to answer with: 504 Gateway Timeout for a
@@ -302,6 +322,7 @@ func (w *responseWriter) reset(rw http.ResponseWriter) {
 	}
 }
 
+// Write writes b and flushes it to the client.
 func (w *responseWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	if err != nil {

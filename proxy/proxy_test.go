@@ -195,6 +195,7 @@ func TestForwardIdentity(t *testing.T) {
 		"X-Forwarded-Email", "X_Forwarded_Email", "X-Forwarded-Preferred-Username", "X_Forwarded_Preferred_Username",
 		"X-Forwarded-Groups", "x_forwarded_groups", "X-Latchkey-Assertion", "X_Latchkey_Assertion",
 		"X-Forwarded-Access-Token", "X-Auth-Request-User", "X_Auth_Request_Email", "Remote-User", "remote_user",
+		"X_Forwarded_For", "x_forwarded_host", "X_FORWARDED_PROTO", "X-Forwarded-Port", "X_Forwarded_Prefix",
 	}
 	tests := []struct {
 		name       string

@@ -25,6 +25,7 @@ const (
 	Other
 )
 
+// String names the kind for logs.
 func (k Kind) String() string {
 	switch k {
 	case Navigation:

@@ -102,6 +102,7 @@ func newBufferPool() *bufferPool {
 	return &bufferPool{pool: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
+// Get lends a buffer.
 func (b *bufferPool) Get() []byte { return b.pool.Get().(*[bufferSize]byte)[:] }
 
 // Put takes back a buffer from Get. It is kept as an array pointer,
