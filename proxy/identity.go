@@ -21,7 +21,9 @@ import (
 type Identity struct {
 	// SessionKey is latchkey's key of the session in its store. It is
 	// never sent: it keys the cache of ready-made headers, and the app
-	// receives a one-way hash of it as the assertion's sid.
+	// receives a one-way hash of it as the assertion's sid. Without it
+	// nothing is cached: the headers are made, and the assertion
+	// signed, for every request.
 	SessionKey        string
 	Subject           string
 	Email             string
