@@ -43,7 +43,10 @@ type config struct {
 	trustedProxies  []netip.Prefix
 	logLevel        slog.Level
 	devProvider     string // DEV_PROVIDER: "auto" or "off"
-	showVersion     bool
+	// prefix is where latchkey's own routes are: "" at the root, else
+	// such as "/.latchkey", in front of an app.
+	prefix      string
+	showVersion bool
 
 	// devIdP says that the built-in development provider signs people
 	// in: no issuer is set, on what looks like a developer's machine.

@@ -223,19 +223,21 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		DevIdPExposed:   cfg.devIdPExposed,
 		LoginRateLimit:  cfg.loginRateLimit,
 		TrustedProxies:  cfg.trustedProxies,
+		Prefix:          cfg.prefix,
 	}
+	own := handlers.OwnURLs(base, cfg.prefix)
 	issuer, clientID, clientSecret := cfg.issuer, cfg.clientID, cfg.clientSecret
 	if cfg.devIdP {
-		issuer = base.JoinPath("/dev-idp").String()
+		issuer = own.DevIdP
 		clientID, clientSecret = "latchkey-dev", randomSecret()
 		deps.DevIdP = &devidp.Config{
 			Issuer:                 issuer,
 			ClientID:               clientID,
 			ClientSecret:           clientSecret,
-			RedirectURIs:           []string{base.JoinPath("/callback").String()},
-			PostLogoutRedirectURIs: []string{base.JoinPath("/").String()},
-			AvatarBaseURL:          base.JoinPath("/assets/avatars").String() + "/",
-			BackChannelLogoutURI:   base.JoinPath("/backchannel-logout").String(),
+			RedirectURIs:           []string{own.Callback},
+			PostLogoutRedirectURIs: []string{own.PostLogout},
+			AvatarBaseURL:          own.Avatars,
+			BackChannelLogoutURI:   own.BackChannelLogout,
 			Logger:                 log,
 		}
 	}
@@ -257,7 +259,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
-		RedirectURI:  base.JoinPath("/callback").String(),
+		RedirectURI:  own.Callback,
 		Scopes:       cfg.scopes,
 		HTTPClient:   httpClient,
 		Logger:       log,

@@ -25,6 +25,9 @@ import (
 type assetServer struct {
 	files  map[string]*asset // by URL path below /assets/
 	hashed map[string]string // plain name → hashed name
+	// under is the path the files are served under: /assets/, or the
+	// same under latchkey's prefix in front of an app.
+	under string
 }
 
 // asset is one URL of a file. Header values are made once and shared by
@@ -61,7 +64,7 @@ func newEncoded(body []byte, encoding string) *encoded {
 }
 
 func newAssets(fsys fs.FS) (*assetServer, error) {
-	s := &assetServer{files: make(map[string]*asset), hashed: make(map[string]string)}
+	s := &assetServer{files: make(map[string]*asset), hashed: make(map[string]string), under: routeAssets}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -104,7 +107,7 @@ func newAssets(fsys fs.FS) (*assetServer, error) {
 
 // paths are the hashed URLs pages link to.
 func (s *assetServer) paths() views.Assets {
-	url := func(name string) string { return "/assets/" + s.hashed[name] }
+	url := func(name string) string { return s.under + s.hashed[name] }
 	return views.Assets{
 		CSS:     url("app.css"),
 		App:     url("app.js"),
@@ -115,7 +118,7 @@ func (s *assetServer) paths() views.Assets {
 
 // ServeHTTP answers GET and HEAD, the only methods routes sends here.
 func (s *assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name, _ := strings.CutPrefix(r.URL.Path, "/assets/")
+	name, _ := strings.CutPrefix(r.URL.Path, s.under)
 	a, ok := s.files[name]
 	if !ok {
 		http.NotFound(w, r)

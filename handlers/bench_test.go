@@ -107,7 +107,7 @@ func BenchmarkDashboard(b *testing.B) {
 func BenchmarkSessionMiddleware(b *testing.B) {
 	app := newBenchApp(b)
 	nothing := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	h := loadSession(app.sessions, app.pages)(requireSession()(nothing))
+	h := loadSession(app.sessions, app.pages)(requireSession(site{})(nothing))
 	b.Run("signed-in", func(b *testing.B) {
 		req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 		req.AddCookie(app.cookie)

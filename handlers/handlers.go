@@ -41,6 +41,10 @@ type Deps struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// telling clients apart.
 	TrustedProxies []netip.Prefix
+	// Prefix, when set, is where latchkey's own routes are, such as
+	// "/.latchkey": latchkey then stands in front of an app, whose routes
+	// are all the others. Empty: latchkey's routes are at the root.
+	Prefix string
 }
 
 // New returns the app's handler.
@@ -52,7 +56,10 @@ func New(d Deps) (http.Handler, error) {
 	if d.ProviderTimeout == 0 {
 		d.ProviderTimeout = 14 * time.Second
 	}
+	s := site{prefix: d.Prefix, base: d.BaseURL}
+	assets.under = s.path(routeAssets)
 	p := newPages(d.Logger, assets.paths(), d.DevIdP != nil)
+	p.site = s
 	p.devIdPExposed = d.DevIdP != nil && d.DevIdPExposed
 	var idp http.Handler
 	if d.DevIdP != nil {

@@ -38,20 +38,31 @@ const fixtureBase = "http://app.test"
 // newFixtureFor is the app with provider.
 func newFixtureFor(t *testing.T, provider *auth.Provider) *fixture {
 	t.Helper()
+	return newFixtureWith(t, provider, nil)
+}
+
+// newFixtureWith is the app with provider and the dependencies change
+// makes (nil: none).
+func newFixtureWith(t *testing.T, provider *auth.Provider, change func(*handlers.Deps)) *fixture {
+	t.Helper()
 	cookies, err := auth.NewCookies(auth.CookieConfig{Secrets: []string{strings.Repeat("s", 32)}, SessionMaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sessions := auth.NewSessions(auth.SessionsConfig{Store: auth.NewMemoryStore(nil), Cookies: cookies, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
 	base, _ := url.Parse(fixtureBase)
-	h, err := handlers.New(handlers.Deps{
+	d := handlers.Deps{
 		Logger:   discard,
 		BaseURL:  base,
 		Provider: provider,
 		Sessions: sessions,
 		Cookies:  cookies,
 		Assets:   os.DirFS("../assets"),
-	})
+	}
+	if change != nil {
+		change(&d)
+	}
+	h, err := handlers.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
 	// Every visitor sees the same page and auth box: draw them once. (If
 	// that fails, each request draws them and shows what went wrong.)
-	visitor := p.shellFor("/", nil, "")
+	visitor := p.shellFor(p.site.home(), nil, "")
 	visitorPage, err := p.draw(views.Home(visitor, ""))
 	visitorBox, boxErr := p.draw(views.AuthBox(visitor))
 	if err != nil || boxErr != nil {
@@ -42,7 +42,7 @@ func handleSignedIn(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := auth.SafeReturnPath(r.URL.Query().Get("return_to"))
 		if sessionFrom(r.Context()) == nil {
-			redirect(w, r, "/", http.StatusNoContent)
+			redirect(w, r, p.site.home(), http.StatusNoContent)
 			return
 		}
 		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Signed in"), next), nil)

@@ -23,7 +23,7 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 		attempt := auth.NewLoginAttempt(returnTo, popup)
 		target, err := provider.AuthCodeURL(attempt)
 		if err != nil {
-			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), loginURL(returnTo, popup)))
+			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), p.site.loginURL(returnTo, popup)))
 			return
 		}
 		if err := cookies.SaveLoginAttempt(w, r, attempt); err != nil {
@@ -45,7 +45,7 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 			return
 		}
 		// From here on, "Try again" starts the same login afresh.
-		retry := loginURL(attempt.ReturnTo, attempt.Popup)
+		retry := p.site.loginURL(attempt.ReturnTo, attempt.Popup)
 		// What costs nothing is checked before what costs a store write
 		// and a token request.
 		if err := provider.CheckCallback(q); err != nil {
@@ -85,33 +85,9 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 		}
 		p.log.InfoContext(r.Context(), "signed in", "sub", sess.User.Subject)
 		if attempt.Popup {
-			redirect(w, r, "/signed-in?return_to="+url.QueryEscape(landing(attempt.ReturnTo)), http.StatusNoContent)
+			redirect(w, r, p.site.path(routeSignedIn)+"?return_to="+url.QueryEscape(p.site.landing(attempt.ReturnTo)), http.StatusNoContent)
 			return
 		}
-		redirect(w, r, landing(attempt.ReturnTo), http.StatusNoContent)
+		redirect(w, r, p.site.landing(attempt.ReturnTo), http.StatusNoContent)
 	}
-}
-
-// landing is where a finished login goes: where it started, or the dashboard.
-func landing(returnTo string) string {
-	if returnTo == "" {
-		return "/dashboard"
-	}
-	return returnTo
-}
-
-// loginURL is the one place login links are made: a login that comes back
-// to returnTo ("" for the default landing page), and runs in the popup
-// window when popup is set.
-func loginURL(returnTo string, popup bool) string {
-	u := "/login"
-	sep := "?"
-	if returnTo != "" {
-		u += "?return_to=" + url.QueryEscape(returnTo)
-		sep = "&"
-	}
-	if popup {
-		u += sep + "popup=1"
-	}
-	return u
 }

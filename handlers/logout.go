@@ -18,13 +18,13 @@ func handleLogoutConfirm(p *pages) http.HandlerFunc {
 
 // handleLogout ends the session here, then at the provider: RP-initiated
 // logout with id_token_hint and a state checked on the way back.
-func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sessions *auth.Sessions, base *url.URL) http.HandlerFunc {
-	postLogout := base.JoinPath("/").String()
+func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sessions *auth.Sessions) http.HandlerFunc {
+	postLogout := p.site.url("/")
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
 		if sess == nil {
 			sessions.ClearCookie(w)
-			redirect(w, r, "/", http.StatusNoContent)
+			redirect(w, r, p.site.home(), http.StatusNoContent)
 			return
 		}
 		if err := sessions.End(r.Context(), w, sess); err != nil {
@@ -40,7 +40,7 @@ func handleLogout(p *pages, provider *auth.Provider, cookies *auth.Cookies, sess
 		}
 		target := provider.LogoutURL(sess.IDTokenHint(), postLogout, state)
 		if target == "" {
-			target = "/?state=" + url.QueryEscape(state)
+			target = p.site.home() + "?state=" + url.QueryEscape(state)
 		}
 		redirect(w, r, target, http.StatusNoContent)
 	}

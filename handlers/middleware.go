@@ -146,14 +146,14 @@ func loadSession(sessions *auth.Sessions, p *pages) func(http.Handler) http.Hand
 // requireSession lets only signed-in users through. A navigation is sent
 // to sign in and come back; an htmx request, which must never follow a
 // redirect towards the provider, gets 401 and HX-Redirect.
-func requireSession() func(http.Handler) http.Handler {
+func requireSession(s site) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if sessionFrom(r.Context()) != nil {
 				next.ServeHTTP(w, r)
 				return
 			}
-			redirect(w, r, loginURL(returnPath(r), false), http.StatusUnauthorized)
+			redirect(w, r, s.loginURL(returnPath(r), false), http.StatusUnauthorized)
 		})
 	}
 }

@@ -52,15 +52,15 @@ func withRetry(err error, url string) error { return &retryError{err: err, url: 
 // problemFor says what the user sees for err: its status and the app's own
 // words. It never shows the error's text. An error of no known kind is a
 // 500.
-func problemFor(err error) views.Problem {
-	prob := problemKind(err)
+func problemFor(s site, err error) views.Problem {
+	prob := problemKind(s, err)
 	if retry, ok := errors.AsType[*retryError](err); ok {
 		prob.RetryURL = retry.url
 	}
 	return prob
 }
 
-func problemKind(err error) views.Problem {
+func problemKind(s site, err error) views.Problem {
 	switch {
 	case errors.Is(err, errNotFound):
 		return views.Problem{
@@ -115,16 +115,16 @@ func problemKind(err error) views.Problem {
 			Status:   http.StatusBadRequest,
 			Title:    "Sign-in expired",
 			Message:  "This sign-in was not started here, has expired, or was already used. Please start again.",
-			RetryURL: loginURL("", false),
+			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, errSignIn):
-		return signInProblem(err)
+		return signInProblem(s, err)
 	case errors.Is(err, auth.ErrSessionEnded):
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
 			Message:  "The identity provider ended your session. Please log in again.",
-			RetryURL: loginURL("", false),
+			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoSession):
 		// The session ended while the request was under way (a logout in
@@ -133,14 +133,14 @@ func problemKind(err error) views.Problem {
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
 			Message:  "Your session has ended. Please log in again.",
-			RetryURL: loginURL("", false),
+			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoRefreshToken):
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
 			Title:    "Log in again to refresh",
 			Message:  "Your profile can only be read again after a new login: the identity provider gave no refresh token.",
-			RetryURL: loginURL("/dashboard", false),
+			RetryURL: s.loginURL(s.dashboard(), false),
 		}
 	case errors.Is(err, auth.ErrLogoutTokenInvalid), errors.Is(err, errLogoutReplay):
 		// Only the provider sees this, as a bare status.
@@ -169,7 +169,7 @@ func problemKind(err error) views.Problem {
 			Status:   status,
 			Title:    "Sign-in request refused",
 			Message:  refusal.message,
-			RetryURL: loginURL("", false),
+			RetryURL: s.loginURL("", false),
 		}
 	}
 	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
@@ -201,12 +201,12 @@ func problemProviderDown() views.Problem {
 
 // signInProblem explains a failed login without revealing why in detail.
 // Every one is a 4xx: the user's login failed, whoever is to blame.
-func signInProblem(err error) views.Problem {
+func signInProblem(s site, err error) views.Problem {
 	prob := views.Problem{
 		Status:   http.StatusBadRequest,
 		Title:    "Sign-in failed",
 		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
-		RetryURL: loginURL("", false),
+		RetryURL: s.loginURL("", false),
 	}
 	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
 		switch provErr.Reason {
@@ -226,13 +226,13 @@ func signInProblem(err error) views.Problem {
 // level for a 5xx, where the fault is ours or a backend's) and answers the
 // problem problemFor picks, in the app's own look.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
-	prob := problemFor(err)
+	prob := problemFor(p.site, err)
 	p.logFailure(r, prob, err)
 	if isHTMX(r) && sessionGone(err) {
 		// The page htmx would swap into belongs to a session that is over:
 		// load home instead. The card stays in the answer, with the
 		// failure's status, as redirect's rule says.
-		w.Header().Set("HX-Redirect", "/")
+		w.Header().Set("HX-Redirect", p.site.home())
 	}
 	p.render(w, r, prob.Status, views.ErrorPage(p.shell(r, prob.Title), prob), views.ErrorCard(prob))
 }
@@ -240,7 +240,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 // failStatus answers a failure with its status alone, for clients that
 // are not browsers (a provider's back-channel logout).
 func (p *pages) failStatus(w http.ResponseWriter, r *http.Request, err error) {
-	prob := problemFor(err)
+	prob := problemFor(p.site, err)
 	p.logFailure(r, prob, err)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(prob.Status)

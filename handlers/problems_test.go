@@ -56,7 +56,7 @@ func TestProblemFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := problemFor(tt.err)
+			got := problemFor(site{}, tt.err)
 			if got.Status != tt.status || got.Title != tt.wantTitle || got.RetryURL != tt.retry {
 				t.Errorf("problemFor = %d %q retry %q, want %d %q retry %q", got.Status, got.Title, got.RetryURL, tt.status, tt.wantTitle, tt.retry)
 			}
@@ -87,7 +87,7 @@ func TestFailLogsDetailShowsNone(t *testing.T) {
 			p := newPages(slog.New(slog.NewTextHandler(&logs, nil)), assets.paths(), false)
 			rec := httptest.NewRecorder()
 			p.fail(rec, httptest.NewRequest(http.MethodGet, "/x", nil), tt.err)
-			if want := problemFor(tt.err); rec.Code != want.Status || !strings.Contains(rec.Body.String(), want.Title) {
+			if want := problemFor(site{}, tt.err); rec.Code != want.Status || !strings.Contains(rec.Body.String(), want.Title) {
 				t.Errorf("answer %d, want %d with %q:\n%s", rec.Code, want.Status, want.Title, rec.Body)
 			}
 			if strings.Contains(rec.Body.String(), "secret-detail") {

@@ -34,7 +34,7 @@ func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sess
 			return
 		}
 		if !isHTMX(r) {
-			redirect(w, r, "/dashboard", http.StatusNoContent)
+			redirect(w, r, p.site.dashboard(), http.StatusNoContent)
 			return
 		}
 		s := p.shell(r.WithContext(withSession(r.Context(), updated)), "Dashboard")

@@ -20,6 +20,8 @@ import (
 type pages struct {
 	log    *slog.Logger
 	assets views.Assets
+	// site is where latchkey's own routes are.
+	site   site
 	devIdP bool
 	// devIdPExposed: the development provider is reachable from the network.
 	devIdPExposed bool
@@ -53,13 +55,11 @@ func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Sh
 	s := views.Shell{
 		Title:    title,
 		Assets:   p.assets,
-		LoginURL: loginURL("", false),
+		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
 		DevIdP:   p.devIdP,
+		Links:    p.site.links(),
 	}
 	s.DevIdPExposed = p.devIdPExposed
-	if path != "/" {
-		s.LoginURL = loginURL(auth.SafeReturnPath(path), false)
-	}
 	if sess != nil {
 		s.User = &views.User{
 			Name:       sess.User.Name,

@@ -61,7 +61,7 @@ func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc 
 // with a redirect back to the dashboard.
 func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessions *auth.Sessions) {
 	if !isHTMX(r) {
-		redirect(w, r, "/dashboard", http.StatusNoContent)
+		redirect(w, r, p.site.dashboard(), http.StatusNoContent)
 		return
 	}
 	devices, err := listDevices(r, sessions, sessionFrom(r.Context()))

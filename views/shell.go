@@ -21,6 +21,36 @@ type Shell struct {
 	DevIdPExposed bool
 	// AuthRequired marks pages that only a signed-in user may see.
 	AuthRequired bool
+	// Links are where latchkey's own pages are.
+	Links Links
+}
+
+// Links are the paths of latchkey's own pages that pages link and post
+// to. The zero value is latchkey serving a site of its own, at the root;
+// in front of an app they are under latchkey's prefix.
+type Links struct {
+	Dashboard        string // default /dashboard
+	Logout           string // default /logout
+	RefreshProfile   string // default /profile/refresh
+	Sessions         string // what a session's own path starts with; default /sessions/
+	EndOtherSessions string // default /sessions/end-others
+}
+
+func (l Links) dashboard() string { return or(l.Dashboard, "/dashboard") }
+func (l Links) logout() string    { return or(l.Logout, "/logout") }
+func (l Links) refreshProfile() string {
+	return or(l.RefreshProfile, "/profile/refresh")
+}
+func (l Links) endSession(id string) string { return or(l.Sessions, "/sessions/") + id + "/end" }
+func (l Links) endOtherSessions() string {
+	return or(l.EndOtherSessions, "/sessions/end-others")
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // Assets are the content-addressed URLs of the static files.
