@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -119,10 +120,10 @@ func TestAuth0(t *testing.T) {
 				t.Fatalf("finish the login: %v", err)
 			}
 
-			want := auth.User{Subject: auth0Subject, Name: "Jane Doe", Email: "jane.doe@example.com", Picture: auth0Profile["picture"].(string)}
+			want := auth.User{Subject: auth0Subject, Name: "Jane Doe", Email: "jane.doe@example.com", EmailVerified: true, Picture: auth0Profile["picture"].(string)}
 			got := sess.User
 			got.ClaimsJSON = ""
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("user = %+v, want %+v", got, want)
 			}
 			for _, claim := range []string{`"nickname": "jane.doe"`, `"email_verified": true`, `"updated_at": `} {

@@ -46,6 +46,12 @@ type ProviderConfig struct {
 	// RedirectURI is BASE_URL + "/callback", from configuration only.
 	RedirectURI string
 	Scopes      []string
+	// ScopesIfOffered are requested too when the provider's discovery
+	// document lists them (the groups scope, say).
+	ScopesIfOffered []string
+	// GroupsClaim names the claim the user's groups are read from, in
+	// userinfo, else in the ID token (see claimGroups); "" reads none.
+	GroupsClaim string
 	// HTTPClient makes every call to the provider; it must have a timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -172,6 +178,11 @@ func (p *Provider) Discover(ctx context.Context) error {
 	if slices.Contains(meta.Scopes, oidc.ScopeOfflineAccess) && !slices.Contains(scopes, oidc.ScopeOfflineAccess) {
 		// A refresh token lets a session outlive its first access token.
 		scopes = append(slices.Clip(scopes), oidc.ScopeOfflineAccess)
+	}
+	for _, s := range p.cfg.ScopesIfOffered {
+		if slices.Contains(meta.Scopes, s) && !slices.Contains(scopes, s) {
+			scopes = append(slices.Clip(scopes), s)
+		}
 	}
 	client := *p.cfg.HTTPClient
 	next := client.Transport
@@ -341,6 +352,7 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	if err != nil {
 		return nil, err
 	}
+	user.Groups = p.groups(ctx, user, claims, nil)
 	return &Session{
 		User: user,
 		tokens: &Tokens{
@@ -419,7 +431,15 @@ func userFrom(subject string, info *oidc.UserInfo) (User, error) {
 	if name == "" {
 		name = firstNonEmpty(info.Nickname, info.PreferredUsername, info.Email, subject)
 	}
-	return User{Subject: subject, Name: name, Email: info.Email, Picture: info.Picture, ClaimsJSON: string(claimsJSON)}, nil
+	return User{
+		Subject:           subject,
+		Name:              name,
+		Email:             info.Email,
+		EmailVerified:     bool(info.EmailVerified),
+		PreferredUsername: info.PreferredUsername,
+		Picture:           info.Picture,
+		ClaimsJSON:        string(claimsJSON),
+	}, nil
 }
 
 // bearer is the token type to send an access token with: providers write

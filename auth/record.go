@@ -10,8 +10,10 @@ import (
 // store keeps sessions in one compact binary form that decodes without
 // parsing: a format byte, then fields, each a uvarint tag, a uvarint length
 // and that many bytes. A string's bytes are the string; a time's are its
-// varint Unix seconds and uvarint nanoseconds. Empty fields are left out,
-// and tags a decoder does not know are skipped.
+// varint Unix seconds and uvarint nanoseconds; a flag's, the byte 1; a
+// list's, each string as a uvarint length and its bytes. Empty fields
+// (false, no strings) are left out, and tags a decoder does not know are
+// skipped.
 //
 // recordFields lists the fields with their tags, and both the encoder and
 // the decoder read it: adding a field to Session is adding a row at its end
@@ -35,10 +37,12 @@ type field[T any] struct {
 	// name is the field's path in T (e.g. "User.Email"), by which the
 	// table's test checks that every field of T has a row.
 	name string
-	// Exactly one of str and time is set, but in a row whose tag is
-	// retired and no longer means anything.
+	// Exactly one of str, time, flag and list is set, but in a row whose
+	// tag is retired and no longer means anything.
 	str  func(*T) *string
 	time func(*T) *time.Time
+	flag func(*T) *bool
+	list func(*T) *[]string
 	// readOnly rows hold a field of old records, which the decoder still
 	// reads but the encoder no longer writes.
 	readOnly bool
@@ -69,6 +73,9 @@ var recordFields = []field[Session]{
 	// 17 was the CSRF token, now derived from the cookie's id.
 	{tag: 17, name: "CSRFToken", readOnly: true},
 	{tag: 18, name: "sealed", str: func(s *Session) *string { return &s.sealed }},
+	{tag: 19, name: "User.EmailVerified", flag: func(s *Session) *bool { return &s.User.EmailVerified }},
+	{tag: 20, name: "User.PreferredUsername", str: func(s *Session) *string { return &s.User.PreferredUsername }},
+	{tag: 21, name: "User.Groups", list: func(s *Session) *[]string { return &s.User.Groups }},
 }
 
 // MarshalSession returns the record a store keeps for sess: its tokens
@@ -117,6 +124,15 @@ func fieldsSize[T any](v *T, fields []field[T]) int {
 			}
 		case f.time != nil:
 			n += 4 * binary.MaxVarintLen64
+		case f.flag != nil:
+			n += 3
+		case f.list != nil:
+			if l := *f.list(v); len(l) > 0 {
+				n += 2 * binary.MaxVarintLen64
+				for _, s := range l {
+					n += binary.MaxVarintLen64 + len(s)
+				}
+			}
 		}
 	}
 	return n
@@ -147,9 +163,37 @@ func appendFields[T any](b []byte, v *T, fields []field[T]) []byte {
 			b = binary.AppendUvarint(b, f.tag)
 			b = binary.AppendUvarint(b, uint64(n))
 			b = append(b, tm[:n]...)
+		case f.flag != nil:
+			if *f.flag(v) {
+				b = append(binary.AppendUvarint(b, f.tag), 1, 1)
+			}
+		case f.list != nil:
+			l := *f.list(v)
+			if len(l) == 0 {
+				continue
+			}
+			size := 0
+			for _, s := range l {
+				size += uvarintLen(uint64(len(s))) + len(s)
+			}
+			b = binary.AppendUvarint(b, f.tag)
+			b = binary.AppendUvarint(b, uint64(size))
+			for _, s := range l {
+				b = binary.AppendUvarint(b, uint64(len(s)))
+				b = append(b, s...)
+			}
 		}
 	}
 	return b
+}
+
+// uvarintLen is how many bytes binary.AppendUvarint writes for v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // readFields reads fields into v until the record ends; r.bad says it was
@@ -174,6 +218,21 @@ func readFields[T any](r *recordReader, v *T, fields []field[T]) {
 			if t.bad || t.rest != "" {
 				r.bad = true
 			}
+		case f.flag != nil:
+			if payload != "\x01" {
+				r.bad = true
+			}
+			*f.flag(v) = true
+		case f.list != nil:
+			l := recordReader{rest: payload}
+			var list []string
+			for l.rest != "" && !l.bad {
+				list = append(list, l.string())
+			}
+			if l.bad {
+				r.bad = true
+			}
+			*f.list(v) = list
 		}
 	}
 }

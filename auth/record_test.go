@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,8 @@ import (
 var notInRecord = map[string]bool{"Key": true, "CSRFToken": true, "tokens": true, "keys": true}
 
 // valueFields returns the path of every field of the struct v points to
-// that holds a value (a string or a time; structs are walked into), but
-// those in skip, with its address.
+// that holds a value (a string, a time, a bool or a list of strings;
+// structs are walked into), but those in skip, with its address.
 func valueFields(t *testing.T, v any, skip map[string]bool) map[string]uintptr {
 	t.Helper()
 	fields := map[string]uintptr{}
@@ -27,7 +28,8 @@ func valueFields(t *testing.T, v any, skip map[string]bool) map[string]uintptr {
 			f, name := v.Field(i), prefix+v.Type().Field(i).Name
 			switch {
 			case skip[name]:
-			case f.Type() == reflect.TypeFor[time.Time](), f.Kind() == reflect.String:
+			case f.Type() == reflect.TypeFor[time.Time](), f.Kind() == reflect.String, f.Kind() == reflect.Bool,
+				f.Type() == reflect.TypeFor[[]string]():
 				fields[name] = f.UnsafeAddr()
 			case f.Kind() == reflect.Struct:
 				walk(f, name+".")
@@ -54,8 +56,14 @@ func checkTable[T any](t *testing.T, v *T, fields []field[T], skip map[string]bo
 		if f.readOnly {
 			continue // read from old records into where they are kept now
 		}
-		if (f.str == nil) == (f.time == nil) {
-			t.Errorf("row %s must say where a string or a time is kept, not both", f.name)
+		kinds := 0
+		for _, set := range []bool{f.str != nil, f.time != nil, f.flag != nil, f.list != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			t.Errorf("row %s must say where one string, time, flag or list is kept", f.name)
 			continue
 		}
 		addr, ok := addrs[f.name]
@@ -64,10 +72,15 @@ func checkTable[T any](t *testing.T, v *T, fields []field[T], skip map[string]bo
 			continue
 		}
 		var got uintptr
-		if f.str != nil {
+		switch {
+		case f.str != nil:
 			got = uintptr(unsafe.Pointer(f.str(v)))
-		} else {
+		case f.time != nil:
 			got = uintptr(unsafe.Pointer(f.time(v)))
+		case f.flag != nil:
+			got = uintptr(unsafe.Pointer(f.flag(v)))
+		default:
+			got = uintptr(unsafe.Pointer(f.list(v)))
 		}
 		if got != addr {
 			t.Errorf("row %s keeps its value in another field", f.name)
@@ -97,6 +110,10 @@ func fullSession(t *testing.T) *Session {
 			*f.str(sess) = f.name + "-value"
 		case f.time != nil:
 			*f.time(sess) = time.Unix(1_700_000_000+int64(i), int64(i)*1_000_001)
+		case f.flag != nil:
+			*f.flag(sess) = true
+		case f.list != nil:
+			*f.list(sess) = []string{f.name + "-one", "", "a, b"}
 		}
 	}
 	return sess
@@ -118,6 +135,14 @@ func sameSession(t *testing.T, got, want *Session) {
 		case f.time != nil:
 			if g, w := *f.time(got), *f.time(want); !g.Equal(w) {
 				t.Errorf("%s = %v, want %v", f.name, g, w)
+			}
+		case f.flag != nil:
+			if g, w := *f.flag(got), *f.flag(want); g != w {
+				t.Errorf("%s = %v, want %v", f.name, g, w)
+			}
+		case f.list != nil:
+			if g, w := *f.list(got), *f.list(want); !slices.Equal(g, w) {
+				t.Errorf("%s = %q, want %q", f.name, g, w)
 			}
 		}
 	}
@@ -265,6 +290,10 @@ func TestRecordRejectsDamage(t *testing.T) {
 				if g := *f.time(got); !g.IsZero() && !g.Equal(*f.time(full)) {
 					t.Fatalf("cut to %d bytes: %s = %v", n, f.name, g)
 				}
+			case f.list != nil:
+				if g := *f.list(got); g != nil && !slices.Equal(g, *f.list(full)) {
+					t.Fatalf("cut to %d bytes: %s = %q", n, f.name, g)
+				}
 			}
 		}
 	}
@@ -275,5 +304,23 @@ func TestRecordRejectsDamage(t *testing.T) {
 	}
 	if _, err := UnmarshalSession("k", []byte("\x02"+strings.Repeat("\xff", 20))); err == nil {
 		t.Error("an overflowing varint decoded")
+	}
+}
+
+// TestRecordRejectsBadFlagsAndLists: a flag is the byte 1 alone, and a
+// list's strings fill its field exactly.
+func TestRecordRejectsBadFlagsAndLists(t *testing.T) {
+	for _, bad := range []string{
+		"\x02\x13\x01\x00",     // User.EmailVerified as 0
+		"\x02\x13\x02\x01\x01", // as two bytes
+		"\x02\x15\x03\x05ab",   // User.Groups: a string longer than the field
+	} {
+		if got, err := UnmarshalSession("k", []byte(bad)); err == nil {
+			t.Errorf("record %q decoded as %+v", bad, got.User)
+		}
+	}
+	got, err := UnmarshalSession("k", []byte("\x02\x13\x01\x01\x15\x06\x02ab\x00\x01c"))
+	if err != nil || !got.User.EmailVerified || !slices.Equal(got.User.Groups, []string{"ab", "", "c"}) {
+		t.Errorf("good flag and list: %+v, %v", got.User, err)
 	}
 }

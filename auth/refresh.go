@@ -182,5 +182,11 @@ func (p *Provider) Userinfo(ctx context.Context, sess *Session) (User, error) {
 	if err != nil {
 		return User{}, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
 	}
-	return userFrom(sess.User.Subject, info)
+	user, err := userFrom(sess.User.Subject, info)
+	if err != nil {
+		return User{}, err
+	}
+	// Groups only in the ID token stay what the login read.
+	user.Groups = p.groups(ctx, user, nil, sess.User.Groups)
+	return user, nil
 }

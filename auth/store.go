@@ -61,7 +61,14 @@ type User struct {
 	Subject string
 	Name    string
 	Email   string
-	Picture string
+	// EmailVerified is the provider's email_verified: rules that admit
+	// users by email address trust only a verified one.
+	EmailVerified     bool
+	PreferredUsername string
+	Picture           string
+	// Groups are the user's groups, from the claim the provider was told
+	// to read them from (see ProviderConfig.GroupsClaim).
+	Groups []string
 	// ClaimsJSON is the userinfo response, indented once at sign-in so
 	// pages never re-encode it.
 	ClaimsJSON string

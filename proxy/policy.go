@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -129,63 +127,4 @@ func (p *Policy) Allows(id *Identity) (bool, string) {
 		}
 	}
 	return true, ""
-}
-
-// ClaimGroups returns the groups in the claim named claim of a JSON
-// object of claims (the ID token's or the userinfo response): a list of
-// strings, or a single string. A name that is not a claim but has dots is
-// a path into nested objects ("realm_access.roles" for Keycloak); a name
-// that is a claim is used as it is, so Auth0's namespaced claims
-// ("https://example.com/groups") work. A missing or null claim gives no
-// groups. Parse the groups once per session, not once per request.
-func ClaimGroups(claimsJSON []byte, claim string) ([]string, error) {
-	raw, ok, err := lookupClaim(claimsJSON, claim)
-	if err != nil || !ok {
-		return nil, err
-	}
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case bytes.Equal(raw, []byte("null")):
-		return nil, nil
-	case len(raw) > 0 && raw[0] == '"':
-		var one string
-		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("claim %q: %w", claim, err)
-		}
-		if one == "" {
-			return nil, nil
-		}
-		return []string{one}, nil
-	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("claim %q is not a string or a list of strings", claim)
-	}
-	return list, nil
-}
-
-func lookupClaim(claimsJSON []byte, claim string) (json.RawMessage, bool, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(claimsJSON, &obj); err != nil {
-		return nil, false, fmt.Errorf("read claims: %w", err)
-	}
-	if raw, ok := obj[claim]; ok {
-		return raw, true, nil
-	}
-	first, rest, nested := strings.Cut(claim, ".")
-	for nested {
-		raw, ok := obj[first]
-		if !ok {
-			return nil, false, nil
-		}
-		obj = nil
-		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			return nil, false, nil // not an object: no such path
-		}
-		if raw, ok := obj[rest]; ok {
-			return raw, true, nil
-		}
-		first, rest, nested = strings.Cut(rest, ".")
-	}
-	return nil, false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -123,7 +124,7 @@ func TestSessionsSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load after reopen: %v", err)
 	}
-	if got.User != a.User || !bytes.Equal(auth.MarshalSession(got), auth.MarshalSession(a)) {
+	if !reflect.DeepEqual(got.User, a.User) || !bytes.Equal(auth.MarshalSession(got), auth.MarshalSession(a)) {
 		t.Errorf("Load after reopen = %+v, want %+v", got, a)
 	}
 	if keys := listKeys(t, s, "ada"); len(keys) != 2 {

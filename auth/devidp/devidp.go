@@ -262,16 +262,19 @@ func absoluteURL(raw string) (*url.URL, error) {
 }
 
 func supportedScopes() []string {
-	return []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+	return []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, scopeGroups}
 }
 
 func supportedClaims() []string {
 	return []string{
 		"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "at_hash", "c_hash", "azp", "client_id", "sid",
 		"name", "given_name", "family_name", "picture", "preferred_username",
-		"email", "email_verified",
+		"email", "email_verified", "groups",
 	}
 }
+
+// scopeGroups asks for the groups claim, as Okta, Dex and others name it.
+const scopeGroups = "groups"
 
 // Bounds on what anyone can make the provider keep: an authorization
 // request needs no sign-in, and anyone can sign in as a demo user. Beyond

@@ -619,6 +619,12 @@ func setUserinfo(info *oidc.UserInfo, u User, scopes []string) {
 		case oidc.ScopeEmail:
 			info.Email = u.Email
 			info.EmailVerified = true
+		case scopeGroups:
+			groups := u.Groups
+			if groups == nil {
+				groups = []string{}
+			}
+			info.AppendClaims("groups", groups)
 		}
 	}
 }

@@ -5,6 +5,9 @@ type User struct {
 	ID, Name, GivenName, FamilyName, Email string
 	// Picture is the absolute URL of the user's avatar.
 	Picture string
+	// Groups are the user's groups, in the groups claim (scope groups),
+	// for trying ALLOWED_GROUPS.
+	Groups []string
 }
 
 // demoUsers returns a fresh copy of the demo accounts, their pictures under
@@ -14,8 +17,8 @@ func demoUsers(avatarBaseURL string) []User {
 		avatarBaseURL += "/"
 	}
 	users := []User{
-		{ID: "ada", Name: "Ada Lovelace", GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@example.com"},
-		{ID: "grace", Name: "Grace Hopper", GivenName: "Grace", FamilyName: "Hopper", Email: "grace@example.com"},
+		{ID: "ada", Name: "Ada Lovelace", GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@example.com", Groups: []string{"admins", "staff"}},
+		{ID: "grace", Name: "Grace Hopper", GivenName: "Grace", FamilyName: "Hopper", Email: "grace@example.com", Groups: []string{"staff"}},
 		{ID: "alan", Name: "Alan Turing", GivenName: "Alan", FamilyName: "Turing", Email: "alan@example.com"},
 	}
 	for i := range users {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func testKeyLayout(t *testing.T, srv *redistest.Server) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", sessionKey, err)
 	}
-	if got, err := auth.UnmarshalSession(sess.Key, data); err != nil || got.User != sess.User {
+	if got, err := auth.UnmarshalSession(sess.Key, data); err != nil || !reflect.DeepEqual(got.User, sess.User) {
 		t.Errorf("%s holds %q (%v), want the session's record", sessionKey, data, err)
 	}
 	if got, want := expireTime(sessionKey), sess.IdleUntil.UnixMilli(); got != want {
