@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -21,6 +22,8 @@ import (
 	"github.com/joho/godotenv"
 
 	"latchkey/auth"
+	"latchkey/handlers"
+	"latchkey/proxy"
 )
 
 // config is the program's configuration, read from flags, the environment
@@ -43,10 +46,21 @@ type config struct {
 	trustedProxies  []netip.Prefix
 	logLevel        slog.Level
 	devProvider     string // DEV_PROVIDER: "auto" or "off"
+	showVersion     bool
+
+	// upstream is the app latchkey stands in front of; nil for none.
+	upstream *proxy.Upstream
 	// prefix is where latchkey's own routes are: "" at the root, else
 	// such as "/.latchkey", in front of an app.
-	prefix      string
-	showVersion bool
+	prefix            string
+	publicPaths       *proxy.PublicPaths
+	allowed           proxy.PolicyConfig
+	groupsClaim       string
+	passAccessToken   bool
+	passHostHeader    bool
+	identityHeaders   proxy.HeaderNames
+	assertionKeys     []*ecdsa.PrivateKey // nil: derived from the session secrets
+	assertionAudience string
 
 	// devIdP says that the built-in development provider signs people
 	// in: no issuer is set, on what looks like a developer's machine.
@@ -126,6 +140,32 @@ func (c *config) settings() table {
 			usage: "logins each client may start, and finish, per minute (IPv6 clients counted by /64); more answer 429; 0 for no limit"},
 		{name: "TRUSTED_PROXIES", flag: "trusted-proxies", def: "loopback", parse: proxyList(&c.trustedProxies),
 			usage: "comma-separated addresses or CIDR ranges of the reverse proxies in front of latchkey, whose X-Forwarded-For tells clients apart; loopback for 127.0.0.0/8 and ::1, none for no proxy"},
+		{name: "UPSTREAM", flag: "upstream", shown: "none: latchkey serves its own pages only", parse: upstreamURL(&c.upstream),
+			usage: "the app to stand in front of: http://host:port[/base], https://host[/base] or unix:/path/app.sock[:/base]; every request outside PROXY_PREFIX goes there, with who is signed in",
+			hints: []string{"UPSTREAMS", "UPSTREAM_URL"}},
+		{name: "PROXY_PREFIX", flag: "proxy-prefix", shown: "/.latchkey with UPSTREAM; none (the root) without", parse: routePrefix(&c.prefix),
+			usage: "where latchkey's own routes are in front of an app; set it without UPSTREAM when nginx, Caddy or Traefik serves the app and asks PROXY_PREFIX/check (forward auth)"},
+		{name: "PUBLIC_PATHS", flag: "public-paths", parse: publicPaths(&c.publicPaths),
+			usage: "comma-separated path patterns of the app that need no session, such as /static/*,/favicon.ico: * matches within a segment, a final /* or a ** segment a whole subtree; with UPSTREAM only"},
+		{name: "ALLOWED_EMAILS", flag: "allowed-emails", parse: allowList(&c.allowed.Emails, func(l []string) proxy.PolicyConfig { return proxy.PolicyConfig{Emails: l} }),
+			usage: "comma-separated email addresses that may use the app, once verified by the provider; with no ALLOWED_ setting, anyone who signs in may"},
+		{name: "ALLOWED_EMAIL_DOMAINS", flag: "allowed-email-domains", parse: allowList(&c.allowed.EmailDomains, func(l []string) proxy.PolicyConfig { return proxy.PolicyConfig{EmailDomains: l} }),
+			usage: "comma-separated domains whose verified addresses may use the app (example.com, not its subdomains)"},
+		{name: "ALLOWED_GROUPS", flag: "allowed-groups", parse: allowList(&c.allowed.Groups, func(l []string) proxy.PolicyConfig { return proxy.PolicyConfig{Groups: l} }),
+			usage: "comma-separated groups whose members may use the app; with an email rule too, a user must satisfy both"},
+		{name: "GROUPS_CLAIM", flag: "groups-claim", def: "groups", parse: text(&c.groupsClaim),
+			usage: "the claim holding the user's groups, in userinfo or else the ID token; a dotted name reaches into objects (realm_access.roles). For groups, the groups scope is requested when the provider offers it"},
+		{name: "PASS_ACCESS_TOKEN", flag: "pass-access-token", def: "false", parse: boolean(&c.passAccessToken),
+			usage: "send the user's access token to the app as Authorization: Bearer, refreshed first when it has expired"},
+		{name: "PASS_HOST_HEADER", flag: "pass-host-header", def: "true", parse: boolean(&c.passHostHeader),
+			usage: "send the app the Host the browser asked for (BASE_URL's host); false sends UPSTREAM's host"},
+		{name: "IDENTITY_HEADERS", flag: "identity-headers", def: "user=X-Forwarded-User,email=X-Forwarded-Email,preferred_username=X-Forwarded-Preferred-Username,groups=X-Forwarded-Groups,assertion=X-Latchkey-Assertion",
+			parse: identityHeaders(&c.identityHeaders),
+			usage: "names of the headers that tell the app who is signed in, as comma-separated key=Header-Name (none: not sent); keys left out keep their default"},
+		{name: "ASSERTION_KEY_FILE", flag: "assertion-key-file", shown: "keys derived from SESSION_SECRET", parse: keyFile(&c.assertionKeys),
+			usage: "PEM file of the P-256 keys that sign the assertion sent to the app, the signing key first (make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"},
+		{name: "ASSERTION_AUDIENCE", flag: "assertion-audience", shown: "UPSTREAM's origin; BASE_URL's for forward auth", parse: text(&c.assertionAudience),
+			usage: "the assertion's aud, which names the app"},
 		{name: "LOG_LEVEL", flag: "log-level", def: "info", parse: logLevel(&c.logLevel),
 			usage: "debug, info, warn or error"},
 	}
@@ -166,6 +206,11 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			t.printUsage(stdout)
+			// The URLs to register follow the settings given so far,
+			// whether or not they are all good.
+			dotenv, _ := readDotenv(*envFile)
+			cfg.read(t, flags, []map[string]string{env, dotenv})
+			printRegistration(stdout, cfg)
 			return nil, err
 		}
 		return nil, &configError{problems: []string{t.flagError(err)}}
@@ -181,13 +226,24 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 		return nil, &configError{problems: []string{err.Error()}}
 	}
 
-	sources := []map[string]string{env, dotenv}
 	problems := t.unknownNames(env, dotenv, *envFile)
+	problems = append(problems, cfg.read(t, flags, []map[string]string{env, dotenv})...)
+	if len(problems) > 0 {
+		return nil, t.configError(problems)
+	}
+	return cfg, nil
+}
+
+// read reads every setting of t into c, from flags, else the first of
+// sources that has it, else its default, then applies the rules that join
+// settings; it returns what is wrong.
+func (c *config) read(t table, flags map[string]string, sources []map[string]string) []problem {
+	var problems []problem
 	for _, s := range t {
 		v, ok := s.lookup(flags, sources)
 		switch {
 		case ok:
-			cfg.given[s.name] = v
+			c.given[s.name] = v
 		case s.def != "":
 			v = value{text: s.def, name: s.name}
 		default:
@@ -197,11 +253,7 @@ func loadConfig(args []string, env map[string]string, stdout io.Writer) (*config
 			problems = append(problems, problem{s.name, v.name + ": " + err.Error()})
 		}
 	}
-	problems = append(problems, validate(cfg, t)...)
-	if len(problems) > 0 {
-		return nil, t.configError(problems)
-	}
-	return cfg, nil
+	return append(problems, validate(c, t)...)
 }
 
 // environment turns os.Environ's KEY=value list into a map. The first of
@@ -284,8 +336,63 @@ func validate(c *config, t table) []problem {
 	if c.sessionIdle > 0 && c.sessionMaxAge > 0 && c.sessionIdle > c.sessionMaxAge {
 		bad("SESSION_IDLE_TIMEOUT", "%s: %v is longer than %s (%v)", c.nameOf("SESSION_IDLE_TIMEOUT"), c.sessionIdle, c.nameOf("SESSION_MAX_AGE"), c.sessionMaxAge)
 	}
+	return append(problems, c.validateFront()...)
+}
+
+// frontSettings apply only in front of an app.
+var frontSettings = []string{
+	"ALLOWED_EMAILS", "ALLOWED_EMAIL_DOMAINS", "ALLOWED_GROUPS", "GROUPS_CLAIM", "PASS_ACCESS_TOKEN",
+	"IDENTITY_HEADERS", "ASSERTION_KEY_FILE", "ASSERTION_AUDIENCE",
+}
+
+// validateFront checks the settings of latchkey in front of an app, and
+// settles where latchkey's own routes are.
+func (c *config) validateFront() []problem {
+	var problems []problem
+	bad := func(setting, format string, a ...any) {
+		problems = append(problems, problem{setting, fmt.Sprintf(format, a...)})
+	}
+	if c.upstream != nil && c.prefix == "" {
+		c.prefix = defaultPrefix
+	}
+	// A bad UPSTREAM or PROXY_PREFIX has a problem of its own.
+	_, upstreamGiven := c.given["UPSTREAM"]
+	_, prefixGiven := c.given["PROXY_PREFIX"]
+	if !upstreamGiven && !prefixGiven {
+		for _, s := range frontSettings {
+			if _, ok := c.given[s]; ok {
+				bad(s, "%s: applies only in front of an app: set UPSTREAM, or PROXY_PREFIX for forward auth behind nginx, Caddy or Traefik", c.nameOf(s))
+			}
+		}
+	}
+	if c.upstream == nil && !upstreamGiven {
+		for _, s := range []string{"PUBLIC_PATHS", "PASS_HOST_HEADER"} {
+			if _, ok := c.given[s]; !ok {
+				continue
+			}
+			if c.front() {
+				bad(s, "%s: applies to the requests latchkey proxies, with UPSTREAM; with forward auth, the front server's configuration says which locations need a session", c.nameOf(s))
+			} else {
+				bad(s, "%s: applies to the requests latchkey proxies: set UPSTREAM", c.nameOf(s))
+			}
+		}
+		return problems
+	}
+	if c.upstream != nil && c.upstream.Socket == "" && c.port != 0 && c.upstream.URL.Port() == strconv.Itoa(c.port) {
+		if host := c.upstream.URL.Hostname(); isLoopback(host) || (c.baseURL != nil && strings.EqualFold(host, c.baseURL.Hostname())) {
+			bad("UPSTREAM", "%s: %s is latchkey itself (%s is %d); give the address of the app", c.nameOf("UPSTREAM"), c.upstream, c.nameOf("PORT"), c.port)
+		}
+	}
 	return problems
 }
+
+// defaultPrefix is where latchkey's own routes are in front of an app,
+// unless PROXY_PREFIX says otherwise: a name no app is likely to use.
+const defaultPrefix = "/.latchkey"
+
+// front reports whether latchkey stands in front of an app: as its
+// proxy (UPSTREAM), or asked by a front server (PROXY_PREFIX alone).
+func (c *config) front() bool { return c.prefix != "" || c.upstream != nil }
 
 // callbackTimeout bounds a whole callback: it makes up to two calls to
 // the provider (the code exchange, then userinfo), each of which may take
@@ -424,7 +531,7 @@ func inNamespace(name string) bool {
 	if name == "SESSION_MANAGER" { // set by X11 desktop sessions
 		return false
 	}
-	for _, prefix := range []string{"OIDC_", "AUTH0_", "SESSION_", "DEV_PROVIDER"} {
+	for _, prefix := range []string{"OIDC_", "AUTH0_", "SESSION_", "DEV_PROVIDER", "UPSTREAM", "ALLOWED_", "ASSERTION_", "IDENTITY_HEADER"} {
 		if strings.HasPrefix(name, prefix) {
 			return true
 		}
@@ -803,6 +910,138 @@ func proxyList(target *[]netip.Prefix) func(value) error {
 	}
 }
 
+// upstreamURL stores the app's address.
+func upstreamURL(target **proxy.Upstream) func(value) error {
+	return func(v value) error {
+		u, err := proxy.ParseUpstream(v.text)
+		if err != nil {
+			return err
+		}
+		*target = u
+		return nil
+	}
+}
+
+// routePrefix stores where latchkey's own routes are: a plain absolute
+// path, not the root, without a final slash.
+func routePrefix(target *string) func(value) error {
+	return func(v value) error {
+		p := strings.TrimSuffix(v.text, "/")
+		switch {
+		case p == "":
+			return fmt.Errorf("%q: latchkey's routes need a path of their own in front of an app, such as %s", v.text, defaultPrefix)
+		case p[0] != '/':
+			return fmt.Errorf("%q must start with /, such as %s", v.text, defaultPrefix)
+		}
+		for seg := range strings.SplitSeq(p[1:], "/") {
+			if seg == "" || seg == "." || seg == ".." || strings.Trim(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~") != "" {
+				return fmt.Errorf("%q must be a plain path of letters, digits and -._~, such as %s", v.text, defaultPrefix)
+			}
+		}
+		*target = p
+		return nil
+	}
+}
+
+// list is a comma-separated list, without its spaces and empty items.
+func list(text string) []string {
+	var items []string
+	for item := range strings.SplitSeq(text, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// publicPaths stores the app's path patterns that need no session.
+func publicPaths(target **proxy.PublicPaths) func(value) error {
+	return func(v value) error {
+		pp, err := proxy.ParsePublicPaths(list(v.text))
+		if err != nil {
+			return err
+		}
+		*target = pp
+		return nil
+	}
+}
+
+// allowList stores one list of who may use the app, checked as the rule
+// policy makes of it.
+func allowList(target *[]string, policy func([]string) proxy.PolicyConfig) func(value) error {
+	return func(v value) error {
+		items := list(v.text)
+		if _, err := proxy.NewPolicy(policy(items)); err != nil {
+			return err
+		}
+		*target = items
+		return nil
+	}
+}
+
+// boolean stores true or false, also written as 1 and 0, yes and no, on
+// and off.
+func boolean(target *bool) func(value) error {
+	return func(v value) error {
+		switch strings.ToLower(v.text) {
+		case "true", "1", "yes", "on":
+			*target = true
+		case "false", "0", "no", "off":
+			*target = false
+		default:
+			return fmt.Errorf("%q is not true or false", v.text)
+		}
+		return nil
+	}
+}
+
+// identityHeaders stores the names of the identity headers: the defaults,
+// changed by key=Header-Name items; none sends no such header.
+func identityHeaders(target *proxy.HeaderNames) func(value) error {
+	return func(v value) error {
+		names := proxy.DefaultHeaderNames()
+		fields := map[string]*string{
+			"user": &names.User, "email": &names.Email, "preferred_username": &names.PreferredUsername,
+			"groups": &names.Groups, "assertion": &names.Assertion,
+		}
+		for _, item := range list(v.text) {
+			key, name, ok := strings.Cut(item, "=")
+			key, name = strings.TrimSpace(key), strings.TrimSpace(name)
+			field := fields[key]
+			switch {
+			case !ok || field == nil:
+				return fmt.Errorf("%q is not key=Header-Name with a key of user, email, preferred_username, groups or assertion", item)
+			case strings.EqualFold(name, "none") && key == "user":
+				return errors.New("the user header cannot be turned off: it is what tells the app who is signed in")
+			case strings.EqualFold(name, "none"):
+				name = ""
+			}
+			*field = name
+		}
+		if _, err := proxy.NewIdentityHeaders(proxy.IdentityConfig{Names: names}); err != nil {
+			return err
+		}
+		*target = names
+		return nil
+	}
+}
+
+// keyFile stores the keys of a PEM file of assertion signing keys.
+func keyFile(target *[]*ecdsa.PrivateKey) func(value) error {
+	return func(v value) error {
+		data, err := os.ReadFile(v.text)
+		if err != nil {
+			return fmt.Errorf("read the key file: %w", err)
+		}
+		keys, err := proxy.ParseSigningKeys(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.text, err)
+		}
+		*target = keys
+		return nil
+	}
+}
+
 // logLevel stores a slog level by name.
 func logLevel(target *slog.Level) func(value) error {
 	return func(v value) error {
@@ -833,8 +1072,9 @@ latchkey signs people in to a web app through OpenID Connect.
 
 Each setting comes from its flag, else the environment, else a .env file in
 the working directory, else its default. A name that starts with OIDC_,
-AUTH0_, SESSION_ or DEV_PROVIDER but is no setting is an error, and so is a
-name in .env that is close to a setting's.
+AUTH0_, SESSION_, DEV_PROVIDER, UPSTREAM, ALLOWED_, ASSERTION_ or
+IDENTITY_HEADER but is no setting is an error, and so is a name in .env
+that is close to a setting's.
 
 The identity provider: with OIDC_ISSUER (or AUTH0_DOMAIN) set, people sign
 in there. Without it, latchkey serves its built-in development provider at
@@ -845,6 +1085,15 @@ looks like a developer's machine: no OIDC_CLIENT_ID or OIDC_CLIENT_SECRET
 and so is no issuer with DEV_PROVIDER=off. With the development provider,
 latchkey listens on 127.0.0.1 and ::1 only, unless HOST is set: then every
 page warns that the demo login is reachable from the network.
+
+In front of an app: with UPSTREAM, latchkey is the app's front door. Its
+own pages move under PROXY_PREFIX (/.latchkey), and every other request
+goes to the app once the user has signed in (PUBLIC_PATHS: without), with
+who is signed in: the headers of IDENTITY_HEADERS and a signed assertion,
+whose keys are at PROXY_PREFIX/jwks.json. With PROXY_PREFIX and no
+UPSTREAM, a front server that serves the app (nginx auth_request, Caddy
+forward_auth, Traefik forwardAuth) asks PROXY_PREFIX/check about each
+request instead.
 
 `)
 	for _, s := range t {
@@ -864,6 +1113,46 @@ page warns that the demo login is reachable from the network.
   --version
       print the version and exit
 `)
+}
+
+// printRegistration writes, for --help, the URLs to register at the
+// identity provider with the settings given, and the default BASE_URL
+// when none is.
+func printRegistration(w io.Writer, c *config) {
+	base := c.baseURL
+	if base == nil {
+		port := c.port
+		if port == 0 {
+			port = 3000
+		}
+		base = &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(port)}
+	}
+	fmt.Fprintf(w, "\nRegister at the identity provider (BASE_URL %s%s):\n", base, frontMode(c))
+	for _, line := range registration(base, c.prefix) {
+		fmt.Fprintf(w, "  %-27s %s\n", line[0]+":", line[1])
+	}
+}
+
+// frontMode says, for --help, whether latchkey is in front of an app.
+func frontMode(c *config) string {
+	switch {
+	case c.upstream != nil:
+		return ", in front of " + c.upstream.String()
+	case c.front():
+		return ", answering a front server's forward auth"
+	}
+	return ""
+}
+
+// registration lists the URLs to register at the provider for latchkey
+// at base, its routes under prefix: what each is called, and the URL.
+func registration(base *url.URL, prefix string) [][2]string {
+	own := handlers.OwnURLs(base, prefix)
+	return [][2]string{
+		{"redirect (callback) URL", own.Callback},
+		{"post-logout redirect URL", own.PostLogout},
+		{"back-channel logout URL", own.BackChannelLogout},
+	}
 }
 
 // wrap lays words out in lines of at most width (a longer word has a

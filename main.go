@@ -120,6 +120,7 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 			"this address can sign in as a demo user. Leave HOST unset to listen on loopback only",
 			"HOST", cfg.host)
 	}
+	logMode(cfg, log)
 	if listening != nil {
 		listening(cfg.baseURL.String())
 	}
@@ -143,6 +144,26 @@ func run(ctx context.Context, version string, args []string, env map[string]stri
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// logMode says in the log what latchkey stands in front of, if anything,
+// and the URLs to register at a real identity provider.
+func logMode(cfg *config, log *slog.Logger) {
+	switch {
+	case cfg.upstream != nil:
+		log.Info("in front of an app: latchkey's own routes are under "+cfg.prefix+", every other request goes to the app",
+			"upstream", cfg.upstream.String(), "public_paths", strings.Join(cfg.publicPaths.Patterns(), ","))
+	case cfg.front():
+		log.Info("answering forward auth: a front server asks "+cfg.prefix+"/check about each request", "prefix", cfg.prefix)
+	}
+	if cfg.devIdP {
+		return
+	}
+	args := []any{}
+	for _, line := range registration(cfg.baseURL, cfg.prefix) {
+		args = append(args, strings.ReplaceAll(strings.TrimSuffix(line[0], " URL"), " ", "_"), line[1])
+	}
+	log.Info("register these URLs at the identity provider", args...)
 }
 
 // listen opens the listeners: on HOST, or with the development provider

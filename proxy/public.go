@@ -91,8 +91,11 @@ func parsePattern(text string) (pathPattern, error) {
 	return pathPattern{text: text, segs: segs}, nil
 }
 
-// Patterns returns the patterns as written.
+// Patterns returns the patterns as written; a nil PublicPaths has none.
 func (pp *PublicPaths) Patterns() []string {
+	if pp == nil {
+		return nil
+	}
 	out := make([]string, len(pp.patterns))
 	for i, p := range pp.patterns {
 		out[i] = p.text
