@@ -28,6 +28,7 @@ import (
 	"latchkey/auth/devidp"
 	"latchkey/auth/redisstore"
 	"latchkey/handlers"
+	"latchkey/proxy"
 )
 
 // version is stamped in by the release build (-ldflags "-X main.version=…").
@@ -276,7 +277,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		}
 	}
 	httpClient := &http.Client{Timeout: cfg.providerTimeout, Transport: provider}
-	deps.Provider = auth.NewProvider(auth.ProviderConfig{
+	providerCfg := auth.ProviderConfig{
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
@@ -284,8 +285,63 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		Scopes:       cfg.scopes,
 		HTTPClient:   httpClient,
 		Logger:       log,
-	})
+	}
+	if cfg.front() {
+		providerCfg.GroupsClaim = cfg.groupsClaim
+		if cfg.groupsClaim == "groups" {
+			// Okta, Dex and others release the groups claim only with it.
+			providerCfg.ScopesIfOffered = []string{"groups"}
+		}
+		if deps.Front, err = front(cfg, secrets); err != nil {
+			return handlers.Deps{}, err
+		}
+	}
+	deps.Provider = auth.NewProvider(providerCfg)
 	return deps, nil
+}
+
+// front configures latchkey in front of the app: the proxy to it, who
+// may use it, and how the app is told who is asking, with an assertion
+// signed by keys derived from the session secrets unless a key file is
+// given.
+func front(cfg *config, secrets []string) (handlers.Front, error) {
+	policy, err := proxy.NewPolicy(cfg.allowed)
+	if err != nil {
+		return handlers.Front{}, &configError{problems: []string{"ALLOWED_: " + err.Error()}}
+	}
+	keys := cfg.assertionKeys
+	if keys == nil {
+		if keys, err = proxy.SigningKeysFromSecrets(secrets); err != nil {
+			return handlers.Front{}, &configError{problems: []string{cfg.nameOf("SESSION_SECRET") + ": " + err.Error()}}
+		}
+	}
+	signer, err := proxy.NewSigner(cfg.baseURL.String(), keys)
+	if err != nil {
+		return handlers.Front{}, &configError{problems: []string{cfg.nameOf("ASSERTION_KEY_FILE") + ": " + err.Error()}}
+	}
+	audience := cfg.assertionAudience
+	switch {
+	case audience != "":
+	case cfg.upstream != nil:
+		audience = cfg.upstream.Origin()
+	default:
+		// The front server serves the app at BASE_URL.
+		audience = cfg.baseURL.Scheme + "://" + cfg.baseURL.Host
+	}
+	f := handlers.Front{
+		Upstream:        cfg.upstream,
+		UpstreamHost:    !cfg.passHostHeader,
+		PublicPaths:     cfg.publicPaths,
+		Policy:          policy,
+		Headers:         cfg.identityHeaders,
+		PassAccessToken: cfg.passAccessToken,
+		Signer:          signer,
+		Audience:        audience,
+	}
+	if cfg.upstream != nil {
+		f.Transport = proxy.NewTransport(cfg.upstream, proxy.TransportOptions{})
+	}
+	return f, nil
 }
 
 // sessionStore is a SessionStore the program must close.

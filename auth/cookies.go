@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -154,4 +155,13 @@ func (c *Cookies) clear(w http.ResponseWriter, name string) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// Owns reports whether a cookie of this name is latchkey's: latchkey and
+// latchkey-…, with or without the __Host- prefix, whether or not latchkey
+// would set it now. In front of an app, these never reach the app, and the
+// app must not use such names for cookies of its own.
+func (c *Cookies) Owns(name string) bool {
+	name = strings.TrimPrefix(name, "__Host-")
+	return name == sessionCookie || strings.HasPrefix(name, sessionCookie+"-")
 }

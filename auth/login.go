@@ -151,13 +151,19 @@ func (c *Cookies) TakeLoginAttempt(w http.ResponseWriter, r *http.Request, state
 
 // SafeReturnPath returns p when it is a path on this site, and "/"
 // otherwise. Anything a browser could read as another origin — a scheme,
-// "//host", a backslash, control characters or whitespace, raw or
-// percent-encoded — is refused.
+// "//host", a backslash, control characters or whitespace, raw or, in the
+// path, percent-encoded — is refused. The query and fragment, which
+// cannot change the origin, may hold encoded characters of any kind (a
+// search for "a b" is ?q=a%20b).
 func SafeReturnPath(p string) string {
 	if len(p) > 2048 || !isLocalPath(p) {
 		return "/"
 	}
-	decoded, err := url.PathUnescape(p)
+	path := p
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		path = p[:i]
+	}
+	decoded, err := url.PathUnescape(path)
 	if err != nil || !isLocalPath(decoded) {
 		return "/"
 	}

@@ -46,6 +46,9 @@ func TestSafeReturnPath(t *testing.T) {
 		{name: "fragment", in: "/x#frag", want: "/x#frag"},
 		{name: "encoded space inside", in: "/a%20b", want: "/"},
 		{name: "encoded letter", in: "/%61bc", want: "/%61bc"},
+		{name: "encoded space in the query", in: "/search?q=a%20b&x=%2F%2F", want: "/search?q=a%20b&x=%2F%2F"},
+		{name: "raw space in the query", in: "/search?q=a b", want: "/"},
+		{name: "encoded slashes in the path before a query", in: "/%2f/evil?x", want: "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

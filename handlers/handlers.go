@@ -13,6 +13,7 @@ import (
 
 	"latchkey/auth"
 	"latchkey/auth/devidp"
+	"latchkey/proxy"
 )
 
 // Deps is everything the handlers need.
@@ -45,6 +46,32 @@ type Deps struct {
 	// "/.latchkey": latchkey then stands in front of an app, whose routes
 	// are all the others. Empty: latchkey's routes are at the root.
 	Prefix string
+	// Front says how latchkey stands in front of the app, with Prefix.
+	Front Front
+}
+
+// Front is latchkey in front of an app: as its proxy (Upstream), or
+// asked by a front server about each request (forward auth).
+type Front struct {
+	// Upstream is the app, when latchkey proxies to it; nil for forward
+	// auth only.
+	Upstream *proxy.Upstream
+	// Transport carries requests to Upstream; nil: proxy.NewTransport's.
+	Transport http.RoundTripper
+	// UpstreamHost sends Upstream's host as Host, instead of the client's.
+	UpstreamHost bool
+	// PublicPaths reach the app without a session.
+	PublicPaths *proxy.PublicPaths
+	// Policy says who may use the app; nil: anyone who signs in.
+	Policy *proxy.Policy
+	// Headers name the identity headers; the zero value: the defaults.
+	Headers proxy.HeaderNames
+	// PassAccessToken sends the user's access token as Authorization.
+	PassAccessToken bool
+	// Signer signs the assertion sent to the app and publishes its keys.
+	Signer *proxy.Signer
+	// Audience is the assertion's aud: the app's origin.
+	Audience string
 }
 
 // New returns the app's handler.
@@ -72,5 +99,5 @@ func New(d Deps) (http.Handler, error) {
 		}
 		idp = provider.Handler()
 	}
-	return routes(d, p, assets, idp), nil
+	return routes(d, p, assets, idp)
 }

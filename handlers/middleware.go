@@ -13,27 +13,44 @@ import (
 	"latchkey/auth"
 )
 
-// securityHeaders sets the headers every response carries, errors included.
-func securityHeaders(base *url.URL, provider *auth.Provider) func(http.Handler) http.Handler {
-	csp := newPolicy(base, provider)
+// pageHeaders are the security headers of every response latchkey makes
+// itself, errors included; never of the app's responses, whose headers
+// are the app's.
+type pageHeaders struct {
+	csp *policy
 	// Shared values that nothing modifies: setting them allocates nothing.
-	nosniff := []string{"nosniff"}
-	noReferrer := []string{"no-referrer"}
-	deny := []string{"DENY"}
-	var hsts []string
-	if base.Scheme == "https" {
-		hsts = []string{"max-age=31536000; includeSubDomains"}
+	nosniff, noReferrer, deny, hsts []string
+}
+
+func newPageHeaders(base *url.URL, provider *auth.Provider) *pageHeaders {
+	ph := &pageHeaders{
+		csp:        newPolicy(base, provider),
+		nosniff:    []string{"nosniff"},
+		noReferrer: []string{"no-referrer"},
+		deny:       []string{"DENY"},
 	}
+	if base.Scheme == "https" {
+		ph.hsts = []string{"max-age=31536000; includeSubDomains"}
+	}
+	return ph
+}
+
+// set sets the headers on h.
+func (ph *pageHeaders) set(h http.Header) {
+	h["Content-Security-Policy"] = ph.csp.value()
+	h["X-Content-Type-Options"] = ph.nosniff
+	h["Referrer-Policy"] = ph.noReferrer
+	h["X-Frame-Options"] = ph.deny
+	if ph.hsts != nil {
+		h["Strict-Transport-Security"] = ph.hsts
+	}
+}
+
+// securityHeaders sets the headers every response carries, errors included.
+func securityHeaders(ph *pageHeaders) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			h["Content-Security-Policy"] = csp.value()
-			h["X-Content-Type-Options"] = nosniff
-			h["Referrer-Policy"] = noReferrer
-			h["X-Frame-Options"] = deny
-			if hsts != nil {
-				h["Strict-Transport-Security"] = hsts
-			}
+			ph.set(w.Header())
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"latchkey/auth"
+	"latchkey/proxy"
 	"latchkey/views"
 )
 
@@ -159,6 +160,29 @@ func problemKind(s site, err error) views.Problem {
 		}
 	case errors.Is(err, auth.ErrProviderUnavailable):
 		return problemProviderDown()
+	}
+	if pathErr, ok := errors.AsType[*proxy.PathError](err); ok {
+		return views.Problem{
+			Status:  pathErr.Status(),
+			Title:   "Address not accepted",
+			Message: "This address cannot be served: it is too long, or has characters or parts that servers read in different ways.",
+		}
+	}
+	if upErr, ok := errors.AsType[*proxy.UpstreamError](err); ok {
+		return views.Problem{
+			Status:  upErr.Status(),
+			Title:   "The app is not answering",
+			Message: "The app behind this site did not answer. Please try again in a moment.",
+		}
+	}
+	if m, ok := errors.AsType[*errMisdirected](err); ok {
+		return views.Problem{
+			Status:    http.StatusMisdirectedRequest,
+			Title:     "Wrong address",
+			Message:   "This site is served at another address.",
+			RetryURL:  m.url,
+			RetryText: "Go there",
+		}
 	}
 	if refusal, ok := errors.AsType[*devRefusal](err); ok {
 		status := refusal.status

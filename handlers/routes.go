@@ -11,19 +11,24 @@ import (
 
 // routes lists every route of the app. latchkey's own routes are the
 // same at the root of a site of its own and under the prefix in front of
-// an app; there, every other request is the app's.
-func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Handler {
+// an app; there, every other request is the app's (see frontDoor).
+func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Handler, error) {
 	refresher := auth.NewRefresher(d.Provider, d.Sessions)
 	csrf := http.NewCrossOriginProtection()
 	// Behind a proxy the Host header may not be the public host.
 	_ = csrf.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host)
 	csrf.SetDenyHandler(forbiddenCrossOrigin(p))
 	s := p.site
+	headers := newPageHeaders(d.BaseURL, d.Provider)
+	f, err := newFront(d, p, headers, refresher)
+	if err != nil {
+		return nil, err
+	}
 
 	own := chi.NewRouter()
 	// HEAD is answered wherever GET is, by the GET handler; net/http
 	// sends its headers and drops its body.
-	own.Use(recoverPanics(p), logRequests(d.Logger), securityHeaders(d.BaseURL, d.Provider), csrf.Handler, middleware.GetHead)
+	own.Use(securityHeaders(headers), csrf.Handler, middleware.GetHead)
 	own.NotFound(notFound(p))
 	own.MethodNotAllowed(methodNotAllowed(p))
 
@@ -62,6 +67,15 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 				r.Post(routeEndOthers, handleEndOtherSessions(p, d.Sessions))
 			})
 		})
+
+		if f != nil && f.signer != nil {
+			r.Method(http.MethodGet, routeJWKS, f.signer.JWKS())
+		}
 	})
-	return own
+
+	var h http.Handler = own
+	if f != nil {
+		h = &frontDoor{prefix: s.prefix, own: own, app: f.app, p: p, headers: headers}
+	}
+	return recoverPanics(p)(logRequests(d.Logger)(h)), nil
 }

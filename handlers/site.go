@@ -31,6 +31,7 @@ const (
 	routeBackChannel = "/backchannel-logout"
 	routeAssets      = "/assets/"
 	routeDevIdP      = "/dev-idp"
+	routeJWKS        = "/jwks.json"
 	// The dashboard is /dashboard at the root and /account in front of an
 	// app, where it is the user's account with latchkey rather than the
 	// app's main page.

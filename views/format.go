@@ -13,3 +13,12 @@ func initial(name string) string {
 	}
 	return strings.ToUpper(string(r))
 }
+
+// emailAside is the user's email address in brackets, after their name,
+// when it says something the name does not.
+func emailAside(u *User) string {
+	if u.Email == "" || u.Email == u.Name {
+		return ""
+	}
+	return " (" + u.Email + ")"
+}

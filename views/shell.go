@@ -92,6 +92,8 @@ type Problem struct {
 	Message string
 	// RetryURL, when set, is offered as "Try again".
 	RetryURL string
+	// RetryText, when set, is what the RetryURL button says instead.
+	RetryText string
 }
 
 // DemoUser is one account offered by the development provider's sign-in page.

@@ -52,7 +52,7 @@ func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(scopes []string) []string { return scopes }
 }
-func (c *client) IsScopeAllowed(string) bool { return false }
+func (c *client) IsScopeAllowed(scope string) bool { return scope == scopeGroups }
 
 // IDTokenUserinfoClaimsAssertion puts the profile and email claims into the
 // ID token too, not only into the userinfo answer.
