@@ -145,7 +145,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request, q *proxy.Request) {
 		id = identityOf(sess)
 		if ok, reason := a.policy.Allows(id); !ok {
 			if !public {
-				a.forbid(w, r, q, sess, reason)
+				a.headers.set(w.Header())
+				a.p.forbid(w, r, q, sess, reason)
 				return
 			}
 			// On a public path, a user who may not use the app is a
@@ -154,7 +155,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request, q *proxy.Request) {
 		}
 	}
 	if id == nil && !public {
-		a.challenge(w, r, q)
+		a.headers.set(w.Header())
+		a.p.challenge(w, r, q, a.sessions)
 		return
 	}
 	if id != nil && a.passToken {
@@ -164,7 +166,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request, q *proxy.Request) {
 			id = nil
 		case sessionGone(err) || errors.Is(err, auth.ErrNoRefreshToken):
 			// Only a new login gets the app a token again.
-			a.challenge(w, r, q)
+			a.headers.set(w.Header())
+			a.p.challenge(w, r, q, a.sessions)
 			return
 		default:
 			a.headers.set(w.Header())
@@ -212,7 +215,11 @@ func identityOf(sess *auth.Session) *proxy.Identity {
 // accessToken puts sess's access token in id, refreshed first when it
 // has expired (once per session, however many requests wait for it).
 func (a *app) accessToken(r *http.Request, sess *auth.Session, id *proxy.Identity) error {
-	fresh, err := a.refresher.Fresh(r.Context(), sess)
+	return accessToken(r, a.refresher, sess, id)
+}
+
+func accessToken(r *http.Request, refresher *auth.Refresher, sess *auth.Session, id *proxy.Identity) error {
+	fresh, err := refresher.Fresh(r.Context(), sess)
 	if err != nil {
 		return err
 	}
@@ -224,21 +231,21 @@ func (a *app) accessToken(r *http.Request, sess *auth.Session, id *proxy.Identit
 	return nil
 }
 
-// challenge answers a request that needs a session and has none, as
+// challenge answers q, a request that needs a session and has none, as
 // proxy.Request.Challenge says: a navigation is sent to log in, htmx and
 // scripts get 401. A form a browser posted gets a page that says so, as
 // a redirect would lose what was sent.
-func (a *app) challenge(w http.ResponseWriter, r *http.Request, q *proxy.Request) {
-	if a.sessions.HasCookie(r) {
-		a.sessions.ClearCookie(w)
+func (p *pages) challenge(w http.ResponseWriter, r *http.Request, q *proxy.Request, sessions *auth.Sessions) {
+	if sessions.HasCookie(r) {
+		sessions.ClearCookie(w)
 	}
-	a.headers.set(w.Header())
-	login := a.p.site.loginURL(q.ReturnTo(), false)
-	if q.Kind != proxy.Other || r.Header.Get("Sec-Fetch-Mode") != "navigate" {
-		q.WriteChallenge(w, login, a.host)
+	login := p.site.loginURL(q.ReturnTo(), false)
+	realm := publicHost(p.site.base)
+	if q.Kind != proxy.Other || q.Header.Get("Sec-Fetch-Mode") != "navigate" || !q.CanRedirect {
+		q.WriteChallenge(w, login, realm)
 		return
 	}
-	status := q.Challenge(w.Header(), login, a.host)
+	status := q.Challenge(w.Header(), login, realm)
 	prob := views.Problem{
 		Status:    status,
 		Title:     "Sign in to continue",
@@ -246,18 +253,19 @@ func (a *app) challenge(w http.ResponseWriter, r *http.Request, q *proxy.Request
 		RetryURL:  login,
 		RetryText: "Log in",
 	}
-	a.p.render(w, r, status, views.ErrorPage(a.p.shellFor(r.URL.Path, nil, prob.Title), prob), nil)
+	p.render(w, r, status, views.ErrorPage(p.shellFor(r.URL.Path, nil, prob.Title), prob), nil)
 }
 
-// forbid answers a signed-in user whom the policy does not let in: a page
-// (or, to htmx, its card) that says who they are signed in as, and why,
-// with a way to log out; plain text to anything else.
-func (a *app) forbid(w http.ResponseWriter, r *http.Request, q *proxy.Request, sess *auth.Session, reason string) {
-	a.p.log.InfoContext(r.Context(), "not allowed", "sub", sess.User.Subject, "path", r.URL.Path, "reason", reason)
-	a.headers.set(w.Header())
+// forbid answers q, from a signed-in user whom the policy does not let
+// in: a page (or, to htmx, its card) that says who they are signed in as,
+// and why, with a way to log out; plain text to anything else.
+func (p *pages) forbid(w http.ResponseWriter, r *http.Request, q *proxy.Request, sess *auth.Session, reason string) {
+	p.log.InfoContext(r.Context(), "not allowed", "sub", sess.User.Subject, "path", q.Path.String(), "reason", reason)
 	if q.Kind == proxy.Navigation || q.Kind == proxy.HTMX {
-		s := a.p.shellFor(r.URL.Path, sess, "Not allowed")
-		a.p.render(w, r, http.StatusForbidden, views.NotAllowed(s, reason), views.NotAllowedCard(s, reason))
+		s := p.shellFor(r.URL.Path, sess, "Not allowed")
+		// A check's answer is shown in place of the app's page.
+		s.LoginURL = p.site.loginURL(q.ReturnTo(), false)
+		p.render(w, r, http.StatusForbidden, views.NotAllowed(s, reason), views.NotAllowedCard(s, reason))
 		return
 	}
 	h := w.Header()

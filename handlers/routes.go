@@ -68,8 +68,11 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 			})
 		})
 
-		if f != nil && f.signer != nil {
-			r.Method(http.MethodGet, routeJWKS, f.signer.JWKS())
+		if f != nil {
+			if f.signer != nil {
+				r.Method(http.MethodGet, routeJWKS, f.signer.JWKS())
+			}
+			r.Get(routeCheck, handleCheck(p, d.Sessions, refresher, f, d.Front.Policy, d.Front.PassAccessToken))
 		}
 	})
 

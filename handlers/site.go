@@ -32,6 +32,7 @@ const (
 	routeAssets      = "/assets/"
 	routeDevIdP      = "/dev-idp"
 	routeJWKS        = "/jwks.json"
+	routeCheck       = "/check"
 	// The dashboard is /dashboard at the root and /account in front of an
 	// app, where it is the user's account with latchkey rather than the
 	// app's main page.

@@ -291,6 +291,27 @@ func (ih *IdentityHeaders) Set(h http.Header, id *Identity) {
 	ih.set(h, id)
 }
 
+// SetAll is Set for the answer to a front server's check: every header
+// is there, empty when id gives it no value. A front server that copies
+// the headers of the answer onto the app's request then replaces the
+// client's copies with nothing, rather than keeping them or, as Caddy
+// 2.6's copy_headers does for a header the answer lacks, sending the name
+// of a placeholder.
+func (ih *IdentityHeaders) SetAll(h http.Header, id *Identity) {
+	ih.Set(h, id)
+	for _, name := range ih.names {
+		if name != "" && h[name] == nil {
+			h[name] = emptyValue
+		}
+	}
+	if ih.passTok && h["Authorization"] == nil {
+		h["Authorization"] = emptyValue
+	}
+}
+
+// emptyValue is an empty header value; shared, never modified.
+var emptyValue = []string{""}
+
 // set sets the headers of id on h, already stripped.
 func (ih *IdentityHeaders) set(h http.Header, id *Identity) {
 	if id == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -298,5 +299,25 @@ func TestNewIdentityHeadersRefuses(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestSetAllSendsEveryHeader(t *testing.T) {
+	ih, err := NewIdentityHeaders(IdentityConfig{PassAccessToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"X-Forwarded-Groups": {"forged"}}
+	ih.SetAll(h, &Identity{Subject: "ada"})
+	want := http.Header{
+		"X-Forwarded-User":               {"ada"},
+		"X-Forwarded-Email":              {""},
+		"X-Forwarded-Preferred-Username": {""},
+		"X-Forwarded-Groups":             {""},
+		"X-Latchkey-Assertion":           {""},
+		"Authorization":                  {""},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("SetAll = %v, want %v", h, want)
 	}
 }
