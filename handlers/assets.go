@@ -97,7 +97,7 @@ func newAssets(fsys fs.FS) (*assetServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
-	for _, required := range []string{"app.css", "app.js", "vendor/htmx/htmx.min.js", "favicon.svg"} {
+	for _, required := range []string{"app.css", "app.js", "box.css", "vendor/htmx/htmx.min.js", "favicon.svg"} {
 		if _, ok := s.hashed[required]; !ok {
 			return nil, fmt.Errorf("load assets: %s is missing", required)
 		}
@@ -119,6 +119,17 @@ func (s *assetServer) paths() views.Assets {
 // ServeHTTP answers GET and HEAD, the only methods routes sends here.
 func (s *assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, _ := strings.CutPrefix(r.URL.Path, s.under)
+	s.serve(w, r, name)
+}
+
+// file serves the file name, by its plain name, at another route: latchkey's
+// script at /latchkey.js, where an app's pages load it.
+func (s *assetServer) file(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, name) })
+}
+
+// serve answers with the file at name, below /assets/.
+func (s *assetServer) serve(w http.ResponseWriter, r *http.Request, name string) {
 	a, ok := s.files[name]
 	if !ok {
 		http.NotFound(w, r)

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"latchkey/auth"
 	"latchkey/views"
@@ -47,4 +49,37 @@ func handleSignedIn(p *pages) http.HandlerFunc {
 		}
 		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Signed in"), next), nil)
 	}
+}
+
+// handleBox answers the login box or the profile card alone, for a page
+// to show where it likes (an app's page behind latchkey, with hx-get) and
+// for latchkey's script to draw again when the session changes. Its
+// Log In comes back to the page it is on: the htmx request's page, or
+// the Referer, when either is on this site.
+func handleBox(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := p.shellFor(p.site.home(), sessionFrom(r.Context()), "")
+		s.LoginURL = p.site.loginURL(p.site.returnTo(pageOf(r, p.site.base)), false)
+		p.render(w, r, http.StatusOK, views.AuthBox(s), nil)
+	}
+}
+
+// pageOf is the path and query of the page a request was made from, when
+// that page is on base's site: "" otherwise.
+func pageOf(r *http.Request, base *url.URL) string {
+	for _, header := range []string{"HX-Current-URL", "Referer"} {
+		u, err := url.Parse(r.Header.Get(header))
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Scheme+"://"+u.Host, base.Scheme+"://"+base.Host) {
+			continue
+		}
+		page := u.EscapedPath()
+		if page == "" {
+			page = "/"
+		}
+		if u.RawQuery != "" {
+			page += "?" + u.RawQuery
+		}
+		return page
+	}
+	return ""
 }

@@ -37,6 +37,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 		r.Get("/readyz", handleReady(p, d.Provider, d.Sessions))
 		r.With(readForm(logoutTokenLimit, p.failStatus)).Post(routeBackChannel, handleBackChannelLogout(p, d.Provider, d.Sessions))
 		r.Method(http.MethodGet, routeAssets+"*", assets)
+		r.Method(http.MethodGet, routeScript, assets.file("app.js"))
 		if devIdP != nil {
 			r.Mount(routeDevIdP, devIdP)
 		}
@@ -45,6 +46,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 		r.Group(func(r chi.Router) {
 			r.Use(loadSession(d.Sessions, p))
 			r.Get("/", handleHome(p, d.Cookies))
+			r.Get(routeBox, handleBox(p))
 			r.Group(func(r chi.Router) {
 				r.Use(limitLogins(p, d.LoginRateLimit, d.TrustedProxies))
 				r.Get(routeLogin, handleLogin(p, d.Provider, d.Cookies))

@@ -33,6 +33,8 @@ const (
 	routeDevIdP      = "/dev-idp"
 	routeJWKS        = "/jwks.json"
 	routeCheck       = "/check"
+	routeBox         = "/box"
+	routeScript      = "/latchkey.js"
 	// The dashboard is /dashboard at the root and /account in front of an
 	// app, where it is the user's account with latchkey rather than the
 	// app's main page.
@@ -93,9 +95,10 @@ func (s site) loginURL(returnTo string, popup bool) string {
 }
 
 // returnTo is the return path of a login started from the page at path:
-// none from latchkey's home page, which would only offer to log in again.
+// none from latchkey's home page, which would only offer to log in again,
+// nor from no page ("").
 func (s site) returnTo(path string) string {
-	if path == s.home() {
+	if path == s.home() || path == "" {
 		return ""
 	}
 	return auth.SafeReturnPath(path)

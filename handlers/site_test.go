@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -128,5 +130,67 @@ func TestOwnURLs(t *testing.T) {
 		if got := handlers.OwnURLs(base, tt.prefix); got != tt.want {
 			t.Errorf("OwnURLs(%q) = %+v, want %+v", tt.prefix, got, tt.want)
 		}
+	}
+}
+
+// TestBoxAndScript: the box an app's page embeds comes back to that
+// page, and latchkey's script is served where app pages load it.
+func TestBoxAndScript(t *testing.T) {
+	f := newPrefixedFixture(t)
+	cookie, _ := f.signIn(t)
+	for _, tt := range []struct {
+		name      string
+		header    map[string]string
+		signedIn  bool
+		wantID    string
+		wantLogin string
+	}{
+		{name: "from an htmx request of the app's page", header: map[string]string{"HX-Request": "true", "HX-Current-URL": "http://app.test/notes?x=1"}, wantID: "login-box", wantLogin: "/.latchkey/login?return_to=%2Fnotes%3Fx%3D1"},
+		{name: "from the Referer", header: map[string]string{"Referer": "http://app.test/board"}, wantID: "login-box", wantLogin: "/.latchkey/login?return_to=%2Fboard"},
+		{name: "from a page of another site", header: map[string]string{"HX-Current-URL": "https://evil.example/x", "Referer": "http://app.test.evil.example/y"}, wantID: "login-box", wantLogin: "/.latchkey/login"},
+		{name: "from latchkey's home page", header: map[string]string{"HX-Current-URL": "http://app.test/.latchkey/"}, wantID: "login-box", wantLogin: "/.latchkey/login"},
+		{name: "signed in", signedIn: true, wantID: "profile-card"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/.latchkey/box", nil)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			if tt.signedIn {
+				req.AddCookie(cookie)
+			}
+			resp := f.serve(req)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !strings.HasPrefix(string(body), `<div id="auth-box"`) || strings.Contains(string(body), "<html") {
+				t.Fatalf("box = %d:\n%s", resp.StatusCode, body)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q", cc)
+			}
+			doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+			if doc.Find(`[data-testid="`+tt.wantID+`"]`).Length() != 1 {
+				t.Errorf("box lacks %s:\n%s", tt.wantID, body)
+			}
+			if got := doc.Find(`[data-testid="login-button"]`).AttrOr("href", ""); got != tt.wantLogin {
+				t.Errorf("Log In = %q, want %q", got, tt.wantLogin)
+			}
+			if tt.signedIn && doc.Find(`[data-testid="dashboard-link"]`).AttrOr("href", "") != "/.latchkey/account" {
+				t.Error("the profile card does not link to the account page")
+			}
+		})
+	}
+
+	script := f.serve(httptest.NewRequest("GET", "/.latchkey/latchkey.js", nil))
+	body, _ := io.ReadAll(script.Body)
+	want, err := os.ReadFile("../assets/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if script.StatusCode != 200 || string(body) != string(want) || !strings.Contains(script.Header.Get("Content-Type"), "javascript") ||
+		script.Header.Get("Cache-Control") != "no-cache" || script.Header.Get("ETag") == "" {
+		t.Errorf("latchkey.js = %d %q %q, or not the script latchkey's pages use", script.StatusCode, script.Header.Get("Content-Type"), script.Header.Get("Cache-Control"))
+	}
+	if css := f.serve(httptest.NewRequest("GET", "/.latchkey/assets/box.css", nil)); css.StatusCode != 200 {
+		t.Errorf("box.css = %d", css.StatusCode)
 	}
 }
