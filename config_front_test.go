@@ -141,6 +141,7 @@ func TestFrontSettingErrors(t *testing.T) {
 		{name: "not a boolean", env: changed(upstream, map[string]string{"PASS_ACCESS_TOKEN": "maybe"}), want: []string{`PASS_ACCESS_TOKEN: "maybe" is not true or false`}},
 		{name: "an unknown header key", env: changed(upstream, map[string]string{"IDENTITY_HEADERS": "name=X-Name"}), want: []string{`IDENTITY_HEADERS: "name=X-Name" is not key=Header-Name`}},
 		{name: "no user header", env: changed(upstream, map[string]string{"IDENTITY_HEADERS": "user=none"}), want: []string{"IDENTITY_HEADERS: the user header cannot be turned off"}},
+		{name: "no assertion header", env: changed(upstream, map[string]string{"IDENTITY_HEADERS": "assertion=none"})},
 		{name: "a reserved header", env: changed(upstream, map[string]string{"IDENTITY_HEADERS": "email=Cookie"}), want: []string{`IDENTITY_HEADERS: header name "Cookie" is reserved`}},
 		{name: "a missing key file", env: changed(upstream, map[string]string{"ASSERTION_KEY_FILE": "/no/such/key.pem"}), want: []string{"ASSERTION_KEY_FILE: read the key file: open /no/such/key.pem"}},
 		{name: "a file that holds no key", env: changed(upstream, map[string]string{"ASSERTION_KEY_FILE": notAKey}), want: []string{"ASSERTION_KEY_FILE: " + notAKey + ": no PEM private key found"}},

@@ -569,3 +569,26 @@ func TestProxyPassesTheAccessToken(t *testing.T) {
 		t.Errorf("the requests sent the tokens %q, want one new token", tokens)
 	}
 }
+
+// TestProxyRenamedHeaders: IDENTITY_HEADERS renames the headers or turns
+// them off, and the default names are still stripped.
+func TestProxyRenamedHeaders(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	app := startInFront(t, up.URL(), map[string]string{"IDENTITY_HEADERS": "user=Remote-User,assertion=none,groups=none"})
+	b := newBrowser(t)
+	devSignInAt(t, app, b, "/", "ada")
+	rawGet(t, app, "/renamed", "Cookie: latchkey="+b.cookie(app.URL, "latchkey").Value, "X-Forwarded-User: mallory", "X-Latchkey-Assertion: forged", "X-Forwarded-Groups: admins")
+	got := up.last("/renamed")
+	if v := got.header.Values("Remote-User"); !slices.Equal(v, []string{"ada"}) {
+		t.Errorf("Remote-User = %q, want ada", v)
+	}
+	for _, name := range []string{"X-Forwarded-User", "X-Latchkey-Assertion", "X-Forwarded-Groups"} {
+		if v := got.header.Values(name); len(v) != 0 {
+			t.Errorf("the app received %s %q", name, v)
+		}
+	}
+	if v := got.header.Get("X-Forwarded-Email"); v != "ada@example.com" {
+		t.Errorf("X-Forwarded-Email = %q", v)
+	}
+}

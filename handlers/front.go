@@ -28,10 +28,16 @@ func newFront(d Deps, p *pages, headers *pageHeaders, refresher *auth.Refresher)
 	if d.Prefix == "" {
 		return nil, nil
 	}
+	signer := d.Front.Signer
+	if d.Front.Headers != (proxy.HeaderNames{}) && d.Front.Headers.Assertion == "" {
+		// No assertion header: none is signed (the keys are still
+		// published, for assertions signed before).
+		signer = nil
+	}
 	identity, err := proxy.NewIdentityHeaders(proxy.IdentityConfig{
 		Names:           d.Front.Headers,
 		PassAccessToken: d.Front.PassAccessToken,
-		Signer:          d.Front.Signer,
+		Signer:          signer,
 		Audience:        d.Front.Audience,
 		Log:             d.Logger,
 	})
