@@ -42,6 +42,9 @@ type browser struct {
 	// browser is a client of its own, as it would be in the field, and
 	// latchkey's per-client login limit applies to each alone.
 	from string
+	// prefix is where latchkey's routes are: "" at the root, "/.latchkey"
+	// in front of an app.
+	prefix string
 }
 
 // browserCount numbers the browsers, so that each comes from its own address.
@@ -66,7 +69,12 @@ func newBrowser(base string, transport http.RoundTripper) (*browser, error) {
 // back, the callback (which exchanges the code and reads userinfo) and
 // finally the dashboard.
 func (b *browser) login(ctx context.Context, user string) (*signedIn, error) {
-	signInPage, at, err := b.get(ctx, "/login")
+	login, dashboardPath := "/login", "/dashboard"
+	if b.prefix != "" {
+		dashboardPath = b.prefix + "/account"
+		login = b.prefix + "/login?return_to=" + url.QueryEscape(dashboardPath)
+	}
+	signInPage, at, err := b.get(ctx, login)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +94,7 @@ func (b *browser) login(ctx context.Context, user string) (*signedIn, error) {
 		return nil, err
 	}
 	csrf := csrfField.FindStringSubmatch(dashboard)
-	if at.Path != "/dashboard" || csrf == nil || !strings.Contains(dashboard, `data-testid="dashboard"`) {
+	if at.Path != dashboardPath || csrf == nil || !strings.Contains(dashboard, `data-testid="dashboard"`) {
 		return nil, fmt.Errorf("login ended at %s, not on the dashboard", at)
 	}
 	s := &signedIn{csrf: html.UnescapeString(csrf[1])}
@@ -104,7 +112,7 @@ func (b *browser) login(ctx context.Context, user string) (*signedIn, error) {
 // logout ends the session here without going on to the provider.
 func (b *browser) logout(ctx context.Context, s *signedIn) error {
 	form := url.Values{"csrf": {s.csrf}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.base.JoinPath("/logout").String(), strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.base.JoinPath(b.prefix, "/logout").String(), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	client := *b.client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -121,7 +129,11 @@ func (b *browser) logout(ctx context.Context, s *signedIn) error {
 }
 
 func (b *browser) get(ctx context.Context, path string) (string, *url.URL, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.base.JoinPath(path).String(), nil)
+	target, err := b.base.Parse(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	return b.do(req)
 }
 

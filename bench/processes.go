@@ -40,6 +40,7 @@ func build(ctx context.Context, root, dir string) (string, error) {
 // app is a running latchkey process with the built-in provider.
 type app struct {
 	url     string
+	prefix  string // where its own routes are: "" or "/.latchkey"
 	logPath string
 	data    string
 	cmd     *exec.Cmd
@@ -50,6 +51,12 @@ type app struct {
 // store in store ("embedded" or a redis:// URL) and its files in dir. It
 // returns once the process has started, not once it is ready.
 func startApp(bin, dir, store string) (*app, error) {
+	return startAppWith(bin, dir, store, "")
+}
+
+// startAppWith is startApp with latchkey's routes under prefix ("" for
+// the root) and env added to its environment.
+func startAppWith(bin, dir, store, prefix string, env ...string) (*app, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -58,6 +65,7 @@ func startApp(bin, dir, store string) (*app, error) {
 		return nil, err
 	}
 	a := &app{
+		prefix:  prefix,
 		url:     "http://127.0.0.1:" + strconv.Itoa(port),
 		logPath: filepath.Join(dir, "latchkey.log"),
 		data:    filepath.Join(dir, "data"),
@@ -80,6 +88,7 @@ func startApp(bin, dir, store string) (*app, error) {
 		"SESSION_SECRET=" + rand.Text() + rand.Text(),
 		"LOG_LEVEL=info",
 	}
+	a.cmd.Env = append(a.cmd.Env, env...)
 	a.cmd.Stdout, a.cmd.Stderr = logFile, logFile
 	if err := a.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start latchkey: %w", err)
@@ -96,7 +105,7 @@ func (a *app) waitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.url+"/readyz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.url+a.prefix+"/readyz", nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -133,22 +142,26 @@ func (a *app) log() string {
 }
 
 // rss is the process's resident memory, from /proc.
-func (a *app) rss() (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
+func (a *app) rss() (int64, error) { return memoryOf(a.cmd.Process.Pid, "VmRSS") }
+
+// memoryOf reads one of the memory figures of a process's /proc status:
+// VmRSS (resident now), VmHWM (the most it was ever resident).
+func memoryOf(pid int, field string) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read process status: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("read VmRSS: %w", err)
+				return 0, fmt.Errorf("read %s: %w", field, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, errors.New("no VmRSS in process status")
+	return 0, fmt.Errorf("no %s in process status", field)
 }
 
 // requestsTo counts the requests to path in the app's request log.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"latchkey/auth"
 	"latchkey/auth/storetest"
+	"latchkey/proxy"
 )
 
 // benchApp is the app's handler over a memory store, logging at info level
@@ -26,6 +28,12 @@ type benchApp struct {
 }
 
 func newBenchApp(b *testing.B) *benchApp {
+	b.Helper()
+	return newBenchAppWith(b, nil)
+}
+
+// newBenchAppWith is newBenchApp with the dependencies change makes.
+func newBenchAppWith(b *testing.B, change func(*Deps)) *benchApp {
 	b.Helper()
 	cookies, err := auth.NewCookies(auth.CookieConfig{Secrets: []string{strings.Repeat("s", 32)}, SessionMaxAge: time.Hour})
 	if err != nil {
@@ -41,6 +49,9 @@ func newBenchApp(b *testing.B) *benchApp {
 		Sessions: sessions,
 		Cookies:  cookies,
 		Assets:   os.DirFS("../assets"),
+	}
+	if change != nil {
+		change(&d)
 	}
 	h, err := New(d)
 	if err != nil {
@@ -131,4 +142,76 @@ func BenchmarkAssets(b *testing.B) {
 		req.Header.Set("If-None-Match", app.assets.files[strings.TrimPrefix(htmx, "/assets/")].file.etag[0])
 		serve(b, app.handler, req, http.StatusNotModified)
 	})
+}
+
+// BenchmarkProxiedPage is a signed-in browser's page load through the
+// handlers in front of an app, over real loopback connections, as wrk
+// drives the proxy rows of the load benchmark; with a bare tuned
+// ReverseProxy beside it for comparison.
+func BenchmarkProxiedPage(b *testing.B) {
+	page := []byte("<!DOCTYPE html><title>app</title><p>Hello from the app.</p>")
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	b.Cleanup(app.Close)
+	upstream, err := proxy.ParseUpstream(app.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := proxy.SigningKeysFromSecrets([]string{strings.Repeat("k", 32)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := proxy.NewSigner("http://app.test", keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, h http.Handler, cookie string) {
+		srv := httptest.NewServer(h)
+		b.Cleanup(srv.Close)
+		transport := &http.Transport{MaxIdleConnsPerHost: 64}
+		b.Cleanup(transport.CloseIdleConnections)
+		client := &http.Client{Transport: transport}
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+"/app/page?tab=2", nil)
+				req.Host = "app.test"
+				req.Header.Set("Accept", "text/html")
+				req.Header.Set("Sec-Fetch-Mode", "navigate")
+				req.Header.Set("Cookie", cookie)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		target, _ := url.Parse(app.URL)
+		rp := &httputil.ReverseProxy{
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },
+			Transport: proxy.NewTransport(upstream, proxy.TransportOptions{}),
+		}
+		run(b, rp, "latchkey="+strings.Repeat("s", 180))
+	})
+	for _, tt := range []struct {
+		name  string
+		front Front
+	}{
+		{"latchkey", Front{Upstream: upstream, Headers: proxy.HeaderNames{User: "X-Forwarded-User", Email: "X-Forwarded-Email", PreferredUsername: "X-Forwarded-Preferred-Username", Groups: "X-Forwarded-Groups"}}},
+		{"latchkey-assertion", Front{Upstream: upstream, Signer: signer, Audience: app.URL}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			a := newBenchAppWith(b, func(d *Deps) { d.Prefix = "/.latchkey"; d.Front = tt.front })
+			run(b, a.handler, a.cookie.String())
+		})
+	}
 }

@@ -110,6 +110,14 @@ func (l *loggedResponse) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (l *loggedResponse) Unwrap() http.ResponseWriter { return l.ResponseWriter }
 
+// Flush sends what was written to the client, for the app's responses
+// that latchkey passes on as they come.
+func (l *loggedResponse) Flush() {
+	if f, ok := l.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // statusCode is the status sent: 200 when the handler set none.
 func (l *loggedResponse) statusCode() int {
 	if l.status == 0 {
