@@ -408,3 +408,21 @@ func TestSessionsPanel(t *testing.T) {
 		})
 	}
 }
+
+func TestNotAllowed(t *testing.T) {
+	u := ada
+	u.Name = hostile
+	doc := render(t, views.NotAllowed(signedIn(u), "the account is not in a group that is allowed"))
+	if got := one(t, doc, "signed-in-as").Text(); !strings.Contains(got, hostile) || !strings.Contains(got, "(ada@example.com)") {
+		t.Errorf("signed in as = %q", got)
+	}
+	if doc.Find("script").FilterFunction(func(_ int, s *goquery.Selection) bool { return s.AttrOr("src", "") == "" }).Length() != 0 {
+		t.Error("the user's name became a script")
+	}
+	if got := one(t, doc, "not-allowed-reason").Text(); got != "the account is not in a group that is allowed." {
+		t.Errorf("reason = %q", got)
+	}
+	if n := doc.Find(`form[action="/logout"] input[name="csrf"][value="csrf-token-123"]`).Length(); n != 1 {
+		t.Errorf("%d logout forms with the CSRF token, want 1", n)
+	}
+}
