@@ -62,8 +62,10 @@ type Provider struct {
 
 // connection is what a successful discovery yields.
 type connection struct {
-	rp               rp.RelyingParty
-	algs             []string
+	rp   rp.RelyingParty
+	algs []string
+	// keys verifies signatures with the provider's published keys.
+	keys             oidc.KeySet
 	endSession       string
 	endSessionOrigin string
 	issRequired      bool
@@ -182,11 +184,6 @@ func (p *Provider) Discover(ctx context.Context) error {
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
-		rp.WithVerifierOpts(
-			rp.WithSupportedSigningAlgorithms(algs...),
-			rp.WithNonce(nonceFrom),
-			rp.WithIssuedAtOffset(ClockSkew),
-		),
 	)
 	if err != nil {
 		return fmt.Errorf("set up relying party: %w", err)
@@ -194,6 +191,7 @@ func (p *Provider) Discover(ctx context.Context) error {
 	p.conn.Store(&connection{
 		rp:               relyingParty,
 		algs:             algs,
+		keys:             relyingParty.IDTokenVerifier().KeySet,
 		endSession:       meta.EndSessionEndpoint,
 		endSessionOrigin: origin(meta.EndSessionEndpoint),
 		issRequired:      meta.IssParameter,
@@ -264,15 +262,6 @@ func (p *Provider) AuthCodeURL(a *LoginAttempt) (string, error) {
 	), nil
 }
 
-type nonceKey struct{}
-
-// nonceFrom gives the ID token verifier the nonce of the attempt being
-// finished; outside a login (a refresh) there is none to check.
-func nonceFrom(ctx context.Context) string {
-	n, _ := ctx.Value(nonceKey{}).(string)
-	return n
-}
-
 // maxCodeLength bounds an authorization code; providers' codes are tens
 // to a few hundred characters, Entra ID's over a thousand.
 const maxCodeLength = 8 << 10
@@ -320,20 +309,29 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	}
 	code := query.Get("code")
 
-	ctx = context.WithValue(ctx, nonceKey{}, a.Nonce)
-	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, c.rp, rp.WithCodeVerifier(a.Verifier))
+	// The code exchange of rp.CodeExchange, with PKCE and the client's
+	// authentication, but the ID token verified by verifyIDToken.
+	token, err := c.rp.OAuthConfig().Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.rp.HttpClient()), code, oauth2.VerifierOption(a.Verifier))
 	if err != nil {
 		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("exchange code: %w", err)}
 	}
-	claims := tokens.IDTokenClaims
-	if claims.Subject == "" {
-		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
+	idToken, _ := token.Extra("id_token").(string)
+	if idToken == "" {
+		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("exchange code: the token response has no ID token")}
 	}
-	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(time.Now().Add(ClockSkew)) {
-		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token not valid yet (nbf)")}
+	claims, err := p.verifyIDToken(ctx, c, idToken, idTokenWant{accessToken: token.AccessToken, nonce: a.Nonce})
+	if err != nil {
+		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("verify ID token: %w", err)}
+	}
+	tokens := Tokens{
+		IDToken:      idToken,
+		AccessToken:  token.AccessToken,
+		TokenType:    token.TokenType,
+		RefreshToken: token.RefreshToken,
+		Expiry:       token.Expiry,
 	}
 
-	info, err := p.userinfo(ctx, c, tokens)
+	info, err := p.userinfo(ctx, c, claims, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -341,23 +339,12 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	if err != nil {
 		return nil, err
 	}
-	return &Session{
-		User: user,
-		tokens: &Tokens{
-			IDToken:      tokens.IDToken,
-			AccessToken:  tokens.AccessToken,
-			TokenType:    tokens.TokenType,
-			RefreshToken: tokens.RefreshToken,
-			Expiry:       tokens.Expiry,
-		},
-		ProviderSID: claims.SessionID,
-	}, nil
+	return &Session{User: user, tokens: &tokens, ProviderSID: claims.SessionID}, nil
 }
 
 // userinfo reads the userinfo endpoint, whose sub must be the ID token's.
 // A provider without one leaves the ID token's claims as the profile.
-func (p *Provider) userinfo(ctx context.Context, c *connection, tokens *oidc.Tokens[*oidc.IDTokenClaims]) (*oidc.UserInfo, error) {
-	claims := tokens.IDTokenClaims
+func (p *Provider) userinfo(ctx context.Context, c *connection, claims *oidc.IDTokenClaims, tokens Tokens) (*oidc.UserInfo, error) {
 	if c.rp.UserinfoEndpoint() == "" {
 		return &oidc.UserInfo{
 			Subject:         claims.Subject,

@@ -38,33 +38,12 @@ func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToke
 	if idToken == "" {
 		return tokens, nil
 	}
-	// A refreshed ID token carries the first one's nonce, or none
-	// (OpenID Connect Core 12.2).
-	nonce := unverifiedNonce(idToken)
-	if nonce != "" && nonce != unverifiedNonce(oldIDToken) {
-		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
-	}
-	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, nonce), token.AccessToken, idToken, c.rp.IDTokenVerifier())
-	if err != nil {
+	want := idTokenWant{accessToken: token.AccessToken, refreshed: true, subject: subject, previous: oldIDToken}
+	if _, err := p.verifyIDToken(ctx, c, idToken, want); err != nil {
 		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
-	}
-	if claims.Subject != subject {
-		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
 	}
 	tokens.IDToken = idToken
 	return tokens, nil
-}
-
-// unverifiedNonce reads the nonce of an ID token without checking it; only
-// for comparing with one that is checked.
-func unverifiedNonce(idToken string) string {
-	var claims struct {
-		Nonce string `json:"nonce"`
-	}
-	if _, err := oidc.ParseToken(idToken, &claims); err != nil {
-		return ""
-	}
-	return claims.Nonce
 }
 
 // Refresher gives sessions a valid access token, refreshing it when it has

@@ -1,0 +1,110 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// idTokenWant is what one verification expects of an ID token, beyond
+// what every ID token from this provider must be.
+type idTokenWant struct {
+	// accessToken came with the ID token: its at_hash, when it has one,
+	// must match it.
+	accessToken string
+	// nonce is the login attempt's nonce, which the token must carry.
+	nonce string
+	// refreshed says the token came from a refresh grant: it must then
+	// name subject, and carry previous's nonce or none (OpenID Connect
+	// Core 12.2).
+	refreshed bool
+	subject   string
+	previous  string
+}
+
+// verifyIDToken is the one place ID tokens are verified, at login and at
+// refresh, as OpenID Connect Core 3.1.3.7 asks: a non-empty sub, the exact
+// issuer, an audience containing the client ID (and azp when there are
+// several), a signature by one of the provider's keys with an algorithm it
+// advertises, exp, iat present and nbf, neither further than ClockSkew in
+// the future, the nonce, and at_hash when present. The checks are
+// zitadel/oidc's, but for the times, which are latchkey's own.
+func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string, want idTokenWant) (*oidc.IDTokenClaims, error) {
+	var claims oidc.IDTokenClaims
+	payload, err := oidc.ParseToken(raw, &claims)
+	if err != nil {
+		return nil, fmt.Errorf("parse ID token: %w", err)
+	}
+	if err := oidc.CheckSubject(&claims); err != nil {
+		return nil, errors.New("ID token without sub")
+	}
+	if err := oidc.CheckIssuerWithISSVerifier(&claims, p.cfg.Issuer, nil); err != nil {
+		return nil, err
+	}
+	if err := oidc.CheckAudience(&claims, p.cfg.ClientID); err != nil {
+		return nil, err
+	}
+	if err := oidc.CheckAZPVerifier(&claims, oidc.DefaultAZPVerifier(p.cfg.ClientID)); err != nil {
+		return nil, err
+	}
+	if err := oidc.CheckSignature(ctx, raw, payload, &claims, c.algs, c.keys); err != nil {
+		return nil, err
+	}
+	if err := checkIDTokenTimes(&claims, time.Now()); err != nil {
+		return nil, err
+	}
+	nonce := want.nonce
+	if want.refreshed {
+		// A refreshed ID token carries the first one's nonce, or none.
+		if claims.Nonce != "" && claims.Nonce != unverifiedNonce(want.previous) {
+			return nil, errors.New("refreshed ID token has another nonce")
+		}
+		nonce = claims.Nonce
+	}
+	if err := oidc.CheckNonce(&claims, nonce); err != nil {
+		return nil, err
+	}
+	if err := rp.VerifyAccessToken(want.accessToken, claims.GetAccessTokenHash(), claims.GetSignatureAlgorithm()); err != nil {
+		return nil, err
+	}
+	if want.refreshed && claims.Subject != want.subject {
+		return nil, errors.New("refreshed ID token names another user")
+	}
+	return &claims, nil
+}
+
+// checkIDTokenTimes checks exp, iat and nbf against now. A token with less
+// than ClockSkew left before exp counts as expired.
+func checkIDTokenTimes(claims *oidc.IDTokenClaims, now time.Time) error {
+	exp := claims.Expiration.AsTime()
+	if !now.Add(ClockSkew).Before(exp) {
+		return oidc.ErrExpired
+	}
+	iat := claims.IssuedAt.AsTime()
+	if iat.IsZero() {
+		return oidc.ErrIatMissing
+	}
+	if iat.After(now.Add(ClockSkew)) {
+		return oidc.ErrIatInFuture
+	}
+	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(now.Add(ClockSkew)) {
+		return errors.New("ID token not valid yet (nbf)")
+	}
+	return nil
+}
+
+// unverifiedNonce reads the nonce of an ID token without checking it; only
+// for comparing with one that is checked.
+func unverifiedNonce(idToken string) string {
+	var claims struct {
+		Nonce string `json:"nonce"`
+	}
+	if _, err := oidc.ParseToken(idToken, &claims); err != nil {
+		return ""
+	}
+	return claims.Nonce
+}
