@@ -639,19 +639,29 @@ func conformanceCases() []conformanceCase {
 			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("iat", unixIn(auth.ClockSkew+skewMargin))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp in 65s",
-			what: "exp 65 s ahead → accept: exp must be after now + ClockSkew (the library applies the skew strictly)",
-			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(auth.ClockSkew+skewMargin))}}.run,
+			id: "F8", profile: profileClient, name: "exp in 30s",
+			what: "an ID token with 30 s left, as a provider with one-minute ID tokens gives (Dex idTokens: 1m) → accept",
+			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(30*time.Second))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp in 55s",
-			what: "exp 55 s ahead → reject: a token with less than ClockSkew (1 min) left counts as expired",
-			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(auth.ClockSkew-skewMargin))}}.run,
+			id: "F8", profile: profileClient, name: "exp 25s ago",
+			what: "exp 25 s ago, within the 30-s ExpiryLeeway → accept",
+			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-auth.ExpiryLeeway+skewMargin))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp 1s ago",
-			what: "exp one second ago → reject",
-			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-time.Second))}}.run,
+			id: "F8", profile: profileClient, name: "exp 35s ago",
+			what: "exp 35 s ago, beyond the 30-s ExpiryLeeway → reject, no userinfo call",
+			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-auth.ExpiryLeeway-skewMargin))}}.run,
+		},
+		{
+			id: "F8", profile: profileClient, name: "exp removed",
+			what: "ID token without exp → reject, no userinfo call",
+			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", nil)}}.run,
+		},
+		{
+			id: "F8", profile: profileRefresh, name: "refreshed exp in 30s",
+			what: "refreshed ID token with 30 s left → the session goes on with it",
+			test: refreshAccepted(oidctest.Behavior{IDToken: changeClaim("exp", unixIn(30*time.Second))}),
 		},
 		{
 			id: "F8", profile: profileClient, name: "nbf in 55s",
@@ -1253,10 +1263,23 @@ func signInForRefresh(t *testing.T) (*oidctest.Provider, *testApp, *loginRun) {
 	return p, app, r
 }
 
-func refreshValid(t *testing.T) {
-	p, app, r := signInForRefresh(t)
+func refreshValid(t *testing.T) { refreshAccepted(oidctest.Behavior{})(t) }
+
+// refreshAccepted: once the provider behaves as b, a refresh succeeds and
+// the session goes on with the refreshed ID token.
+func refreshAccepted(b oidctest.Behavior) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInForRefresh(t)
+		checkRefreshAccepted(t, p, app, r, b)
+	}
+}
+
+// checkRefreshAccepted refreshes r's session through a provider behaving
+// as b, and checks that the session goes on with the refreshed ID token.
+func checkRefreshAccepted(t *testing.T, p *oidctest.Provider, app *testApp, r *loginRun, b oidctest.Behavior) {
+	t.Helper()
 	first := p.LastIDToken()
-	p.SetBehavior(oidctest.Behavior{})
+	p.SetBehavior(b)
 	if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK || !strings.Contains(body, "Welcome "+oidctest.DefaultName) {
 		t.Fatalf("refresh = %d, want 200 with the profile panel:\n%s\nlogs:\n%s", status, body, app.logs)
 	}

@@ -30,8 +30,8 @@ type idTokenWant struct {
 // refresh, as OpenID Connect Core 3.1.3.7 asks: a non-empty sub, the exact
 // issuer, an audience containing the client ID (and azp when there are
 // several), a signature by one of the provider's keys with an algorithm it
-// advertises, exp, iat present and nbf, neither further than ClockSkew in
-// the future, the nonce, and at_hash when present. The checks are
+// advertises, exp (with ExpiryLeeway), iat present and nbf, neither
+// further than ClockSkew in the future, the nonce, and at_hash when present. The checks are
 // zitadel/oidc's, but for the times, which are latchkey's own.
 func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string, want idTokenWant) (*oidc.IDTokenClaims, error) {
 	var claims oidc.IDTokenClaims
@@ -77,12 +77,15 @@ func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string,
 	return &claims, nil
 }
 
-// checkIDTokenTimes checks exp, iat and nbf against now. A token with less
-// than ClockSkew left before exp counts as expired.
+// checkIDTokenTimes checks exp, iat and nbf against now: the token is good
+// until ExpiryLeeway after exp, and from ClockSkew before iat and nbf.
 func checkIDTokenTimes(claims *oidc.IDTokenClaims, now time.Time) error {
 	exp := claims.Expiration.AsTime()
-	if !now.Add(ClockSkew).Before(exp) {
-		return oidc.ErrExpired
+	if exp.IsZero() {
+		return errors.New("ID token without exp")
+	}
+	if !now.Before(exp.Add(ExpiryLeeway)) {
+		return fmt.Errorf("%w: exp %v, %v ago", oidc.ErrExpired, exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second))
 	}
 	iat := claims.IssuedAt.AsTime()
 	if iat.IsZero() {

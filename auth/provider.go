@@ -34,9 +34,15 @@ func acceptedAlg(alg string) bool {
 	return false
 }
 
-// ClockSkew is how far in the future an ID token's iat may be, to allow for
-// the provider's clock running ahead of ours.
+// ClockSkew is how far in the future an ID token's iat and nbf may be, to
+// allow for the provider's clock running ahead of ours.
 const ClockSkew = time.Minute
+
+// ExpiryLeeway is how long after its exp an ID token is still accepted, to
+// allow for the provider's clock running behind ours. It only ever widens
+// what is accepted (OpenID Connect Core 3.1.3.7): a token is good until
+// exp, however short-lived.
+const ExpiryLeeway = 30 * time.Second
 
 // ProviderConfig configures a Provider.
 type ProviderConfig struct {
