@@ -454,6 +454,21 @@ func conformanceCases() []conformanceCase {
 			test: refreshRefused(oidctest.Behavior{IDToken: changeClaim("sub", func(any) any { return "someone-else" })}),
 		},
 		{
+			id: "P2", profile: profileRefresh, name: "stale kid",
+			what: "key rotated; the refreshed ID token names the old kid but is signed with the new key (Hydra, Authelia) → accept with the published key that verifies it, log the stale kid",
+			test: refreshStaleKid(oidctest.SignValid, false, true),
+		},
+		{
+			id: "P2", profile: profileRefresh, name: "stale kid, old key withdrawn",
+			what: "as above, the old key no longer published → fetch the keys once more, accept, log the stale kid",
+			test: refreshStaleKid(oidctest.SignValid, true, true),
+		},
+		{
+			id: "P2", profile: profileRefresh, name: "stale kid, no key verifies",
+			what: "refreshed ID token naming the old kid, signed with a key never published → refuse: the session ends (401, HX-Redirect /)",
+			test: refreshStaleKid(oidctest.SignUnknownKey, false, false),
+		},
+		{
 			id: "F6", profile: profileRefresh, name: "five at once",
 			what: "5 concurrent requests, access token expired → one refresh grant, with the rotated token (R19); five 200s",
 			test: refreshFiveAtOnce,
@@ -1303,24 +1318,57 @@ func checkRefreshAccepted(t *testing.T, p *oidctest.Provider, app *testApp, r *l
 func refreshRefused(b oidctest.Behavior) func(t *testing.T) {
 	return func(t *testing.T) {
 		p, app, r := signInForRefresh(t)
-		saved := r.b.cookie(app.URL, "latchkey").Value
-		p.SetBehavior(b)
-		status, header, body := refreshProfile(t, app, r.b, r.final)
-		if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
-			t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /\nlogs:\n%s", status, header.Get("HX-Redirect"), app.logs)
+		checkRefreshRefused(t, p, app, r, b)
+	}
+}
+
+// checkRefreshRefused refreshes r's session through a provider behaving as
+// b, and checks that the refresh fails and the session ends, the old
+// cookie with it.
+func checkRefreshRefused(t *testing.T, p *oidctest.Provider, app *testApp, r *loginRun, b oidctest.Behavior) {
+	t.Helper()
+	saved := r.b.cookie(app.URL, "latchkey").Value
+	p.SetBehavior(b)
+	status, header, body := refreshProfile(t, app, r.b, r.final)
+	if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
+		t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /\nlogs:\n%s", status, header.Get("HX-Redirect"), app.logs)
+	}
+	if header.Get("Location") != "" {
+		t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
+	}
+	if !strings.Contains(body, `data-testid="error"`) {
+		t.Errorf("refused refresh should answer the error card:\n%s", body)
+	}
+	assertNoInternals(t, body, p)
+	if n := len(refreshGrants(p)); n != 1 {
+		t.Errorf("%d refresh grants, want 1", n)
+	}
+	assertAnonymous(t, app, r.b)
+	assertAnonymous(t, app, holding(t, app, saved))
+}
+
+// refreshStaleKid: the provider rotates its signing key after the login,
+// and withdraws the old one if unpublish says so; the refreshed ID token,
+// signed as sign says, names the old key's kid, as Ory Hydra and Authelia
+// do. accepted says whether the refresh must succeed, the stale kid
+// logged, or fail and end the session.
+func refreshStaleKid(sign oidctest.SignMode, unpublish, accepted bool) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInForRefresh(t)
+		oldKid := p.KeyID()
+		p.RotateKey()
+		if unpublish {
+			p.UnpublishOldKeys()
 		}
-		if header.Get("Location") != "" {
-			t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
+		b := oidctest.Behavior{Sign: sign, Kid: oldKid}
+		if !accepted {
+			checkRefreshRefused(t, p, app, r, b)
+			return
 		}
-		if !strings.Contains(body, `data-testid="error"`) {
-			t.Errorf("refused refresh should answer the error card:\n%s", body)
+		checkRefreshAccepted(t, p, app, r, b)
+		if logs := app.logs.String(); !strings.Contains(logs, "stale kid") || !strings.Contains(logs, oldKid) {
+			t.Errorf("the log does not say that the provider sent a stale kid (%s):\n%s", oldKid, logs)
 		}
-		assertNoInternals(t, body, p)
-		if n := len(refreshGrants(p)); n != 1 {
-			t.Errorf("%d refresh grants, want 1", n)
-		}
-		assertAnonymous(t, app, r.b)
-		assertAnonymous(t, app, holding(t, app, saved))
 	}
 }
 

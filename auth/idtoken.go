@@ -1,11 +1,17 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
@@ -31,8 +37,10 @@ type idTokenWant struct {
 // issuer, an audience containing the client ID (and azp when there are
 // several), a signature by one of the provider's keys with an algorithm it
 // advertises, exp (with ExpiryLeeway), iat present and nbf, neither
-// further than ClockSkew in the future, the nonce, and at_hash when present. The checks are
-// zitadel/oidc's, but for the times, which are latchkey's own.
+// further than ClockSkew in the future, the nonce, and at_hash when
+// present. The checks are zitadel/oidc's, but for the times and a
+// refreshed token's stale kid (see verifyStaleKid), which are latchkey's
+// own.
 func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string, want idTokenWant) (*oidc.IDTokenClaims, error) {
 	var claims oidc.IDTokenClaims
 	payload, err := oidc.ParseToken(raw, &claims)
@@ -51,8 +59,15 @@ func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string,
 	if err := oidc.CheckAZPVerifier(&claims, oidc.DefaultAZPVerifier(p.cfg.ClientID)); err != nil {
 		return nil, err
 	}
+	var stale *staleKid
 	if err := oidc.CheckSignature(ctx, raw, payload, &claims, c.algs, c.keys); err != nil {
-		return nil, err
+		if !want.refreshed || !errors.Is(err, oidc.ErrSignatureInvalid) {
+			return nil, err
+		}
+		if stale = c.verifyStaleKid(ctx, raw, payload); stale == nil {
+			return nil, err
+		}
+		claims.SetSignatureAlgorithm(stale.alg)
 	}
 	if err := checkIDTokenTimes(&claims, time.Now()); err != nil {
 		return nil, err
@@ -74,7 +89,68 @@ func (p *Provider) verifyIDToken(ctx context.Context, c *connection, raw string,
 	if want.refreshed && claims.Subject != want.subject {
 		return nil, errors.New("refreshed ID token names another user")
 	}
+	if stale != nil && stale.kid != stale.signedWith {
+		p.cfg.Logger.WarnContext(ctx, "the identity provider sent a refreshed ID token with a stale kid: "+
+			"its header names one key and another of the provider's published keys signed it; accepted",
+			"issuer", p.cfg.Issuer, "kid", stale.kid, "signed_with", stale.signedWith, "alg", stale.alg)
+	}
 	return &claims, nil
+}
+
+// staleKid is a token whose kid named a key that does not verify it, and
+// the published key that does.
+type staleKid struct {
+	kid, signedWith string
+	alg             jose.SignatureAlgorithm
+}
+
+// verifyStaleKid tries the provider's other published keys of the token's
+// algorithm on a token whose kid names a key that does not verify it: Ory
+// Hydra and Authelia keep the original key's kid on ID tokens they refresh
+// after a key change, but sign them with the current key. The keys kept
+// are tried first, then those of the key set fetched again once (as far as
+// its throttle allows). A token without a kid is not tried, as at login
+// (see docs/security.md, rp-id_token-kid-absent-multiple-jwks); nil means
+// no published key verifies the token.
+func (c *connection) verifyStaleKid(ctx context.Context, raw string, payload []byte) *staleKid {
+	jws, err := jose.ParseSignedCompact(raw, joseAlgs(c.algs))
+	if err != nil || len(jws.Signatures) != 1 || jws.Signatures[0].Header.KeyID == "" {
+		return nil
+	}
+	header := jws.Signatures[0].Header
+	alg := jose.SignatureAlgorithm(header.Algorithm)
+	for _, refetch := range []bool{false, true} {
+		keys, err := c.keySet.published(ctx, refetch)
+		if err != nil {
+			continue
+		}
+		for _, k := range keys {
+			if !signsWith(k, alg) {
+				continue
+			}
+			if signed, err := jws.Verify(k); err == nil && bytes.Equal(signed, payload) {
+				return &staleKid{kid: header.KeyID, signedWith: k.KeyID, alg: alg}
+			}
+		}
+	}
+	return nil
+}
+
+// signsWith reports whether the published key k is one for signatures with
+// alg: its use and algorithm, when given, say so, and its type fits.
+func signsWith(k jose.JSONWebKey, alg jose.SignatureAlgorithm) bool {
+	if (k.Use != "" && k.Use != oidc.KeyUseSignature) || (k.Algorithm != "" && k.Algorithm != string(alg)) {
+		return false
+	}
+	switch k.Key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(string(alg), "RS") || strings.HasPrefix(string(alg), "PS")
+	case *ecdsa.PublicKey:
+		return strings.HasPrefix(string(alg), "ES")
+	case ed25519.PublicKey:
+		return alg == jose.EdDSA
+	}
+	return false
 }
 
 // checkIDTokenTimes checks exp, iat and nbf against now: the token is good

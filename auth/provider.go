@@ -70,8 +70,10 @@ type Provider struct {
 type connection struct {
 	rp   rp.RelyingParty
 	algs []string
-	// keys verifies signatures with the provider's published keys.
+	// keys verifies signatures with the provider's published keys, which
+	// keySet fetches and keeps.
 	keys             oidc.KeySet
+	keySet           *keySetTransport
 	endSession       string
 	endSessionOrigin string
 	issRequired      bool
@@ -186,7 +188,8 @@ func (p *Provider) Discover(ctx context.Context) error {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	client.Transport = &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
+	keySet := &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
+	client.Transport = keySet
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
@@ -198,6 +201,7 @@ func (p *Provider) Discover(ctx context.Context) error {
 		rp:               relyingParty,
 		algs:             algs,
 		keys:             relyingParty.IDTokenVerifier().KeySet,
+		keySet:           keySet,
 		endSession:       meta.EndSessionEndpoint,
 		endSessionOrigin: origin(meta.EndSessionEndpoint),
 		issRequired:      meta.IssParameter,

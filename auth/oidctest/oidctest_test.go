@@ -1052,3 +1052,34 @@ func TestRefreshError(t *testing.T) {
 		t.Errorf("refresh token after forced errors: %d %q, want it still usable", status, resp.Error)
 	}
 }
+
+// TestStaleKid: Kid names another key in the header of ID tokens signed
+// with the current one, and UnpublishOldKeys leaves the current key alone
+// in the JWKS.
+func TestStaleKid(t *testing.T) {
+	p := oidctest.New(t)
+	oldKid := p.KeyID()
+	p.RotateKey()
+	p.SetBehavior(oidctest.Behavior{Kid: oldKid})
+	token := tokens(t, p).IDToken
+	if hdr, _, _ := jwtParts(t, token); hdr["kid"] != oldKid {
+		t.Errorf("kid = %v, want the old key's %s", hdr["kid"], oldKid)
+	}
+	if _, err := verify(t, p, token, jose.RS256); err == nil {
+		t.Error("the key the stale kid names verifies the token")
+	}
+
+	p.UnpublishOldKeys()
+	var set jose.JSONWebKeySet
+	getJSON(t, p.Client(), p.JWKSURI(), &set)
+	if len(set.Keys) != 1 || set.Keys[0].KeyID != p.KeyID() {
+		t.Fatalf("JWKS after UnpublishOldKeys = %+v, want the current key alone", set.Keys)
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jws.Verify(set.Keys[0]); err != nil {
+		t.Errorf("the current key does not verify the token with the stale kid: %v", err)
+	}
+}

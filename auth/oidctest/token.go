@@ -211,7 +211,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, g *grant, b Behavior, with
 	if b.IDToken != nil {
 		b.IDToken(claims)
 	}
-	idToken, err := p.SignJWT(claims, b.Sign, "JWT")
+	idToken, err := p.signJWT(claims, b.Sign, "JWT", b.Kid)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "sign ID token: "+err.Error())
 		return
