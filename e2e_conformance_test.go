@@ -454,6 +454,30 @@ func conformanceCases() []conformanceCase {
 			test: refreshRefused(oidctest.Behavior{IDToken: changeClaim("sub", func(any) any { return "someone-else" })}),
 		},
 		{
+			id: "P1", profile: profileRefresh, name: "access token rejected",
+			what: "userinfo answers 401 invalid_token to a live access token (revoked, or a provider restarted) → refresh once, read again: 200 with the profile",
+			test: userinfoRejected,
+		},
+		{
+			id: "P1", profile: profileRefresh, name: "access token rejected, refresh refused",
+			what: "userinfo 401 invalid_token, then the refresh answered invalid_grant → the session ends (401, HX-Redirect /)",
+			test: func(t *testing.T) {
+				p, app, r := signInWithRefreshToken(t)
+				p.RevokeAccessTokens()
+				checkRefreshRefused(t, p, app, r, oidctest.Behavior{RefreshError: "invalid_grant"})
+			},
+		},
+		{
+			id: "P1", profile: profileRefresh, name: "every access token rejected",
+			what: "userinfo 401 to every access token, a fresh one too → one refresh, then 502; the session stays",
+			test: userinfoFails(http.StatusUnauthorized, http.StatusBadGateway, 1),
+		},
+		{
+			id: "P1", profile: profileRefresh, name: "userinfo 503",
+			what: "userinfo 503 → \"unavailable\" (503), no refresh; the session stays",
+			test: userinfoFails(http.StatusServiceUnavailable, http.StatusServiceUnavailable, 0),
+		},
+		{
 			id: "P2", profile: profileRefresh, name: "stale kid",
 			what: "key rotated; the refreshed ID token names the old kid but is signed with the new key (Hydra, Authelia) → accept with the published key that verifies it, log the stale kid",
 			test: refreshStaleKid(oidctest.SignValid, false, true),
@@ -1345,6 +1369,65 @@ func checkRefreshRefused(t *testing.T, p *oidctest.Provider, app *testApp, r *lo
 	}
 	assertAnonymous(t, app, r.b)
 	assertAnonymous(t, app, holding(t, app, saved))
+}
+
+// signInWithRefreshToken signs a browser in through a provider that gives
+// refresh tokens, with an access token good for an hour.
+func signInWithRefreshToken(t *testing.T) (*oidctest.Provider, *testApp, *loginRun) {
+	t.Helper()
+	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
+	return p, app, signIn(t, app, p)
+}
+
+// userinfoRejected: the provider forgets the access token, which has not
+// expired; Refresh profile refreshes it once and reads userinfo again.
+func userinfoRejected(t *testing.T) {
+	p, app, r := signInWithRefreshToken(t)
+	p.RevokeAccessTokens()
+	const n = 3 // at once, as from three tabs
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			status, _, body, err := sendRefresh(r.b.client, app.URL, csrfOf(r.final))
+			if err != nil || status != http.StatusOK || !strings.Contains(body, "Welcome "+oidctest.DefaultName) {
+				t.Errorf("refresh with a rejected access token = %d %v, want 200 with the profile panel:\n%s", status, err, body)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.Logf("logs:\n%s", app.logs)
+	}
+	if got := len(refreshGrants(p)); got != 1 {
+		t.Errorf("%d refresh grants for %d requests, want 1", got, n)
+	}
+	if got, most := p.UserinfoCalls(), 1+2*n; got <= n || got > most {
+		t.Errorf("%d userinfo requests, want the login's, and for each request the rejected one and one after the refresh (at most %d)", got, most)
+	}
+	// The refreshed access token is kept: the next read needs no refresh.
+	if status, _, _ := refreshProfile(t, app, r.b, r.final); status != http.StatusOK || len(refreshGrants(p)) != 1 {
+		t.Errorf("the next refresh = %d after %d refresh grants, want 200 and no new grant", status, len(refreshGrants(p)))
+	}
+	assertSessionValid(t, app, r.b)
+}
+
+// userinfoFails: userinfo answers status to every access token; Refresh
+// profile answers want after the given number of refresh grants, and the
+// session stays.
+func userinfoFails(status, want, grants int) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInWithRefreshToken(t)
+		p.SetBehavior(oidctest.Behavior{UserinfoStatus: status})
+		got, _, body := refreshProfile(t, app, r.b, r.final)
+		if got != want || !strings.Contains(body, `data-testid="error"`) {
+			t.Errorf("refresh while userinfo answers %d = %d, want %d with the error card:\n%s\nlogs:\n%s", status, got, want, body, app.logs)
+		}
+		assertNoInternals(t, body, p)
+		if n := len(refreshGrants(p)); n != grants {
+			t.Errorf("%d refresh grants, want %d", n, grants)
+		}
+		assertSessionValid(t, app, r.b)
+	}
 }
 
 // refreshStaleKid: the provider rotates its signing key after the login,

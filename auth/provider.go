@@ -352,23 +352,6 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	return &Session{User: user, tokens: &tokens, ProviderSID: claims.SessionID}, nil
 }
 
-// userinfo reads the userinfo endpoint, whose sub must be the ID token's.
-// A provider without one leaves the ID token's claims as the profile.
-func (p *Provider) userinfo(ctx context.Context, c *connection, claims *oidc.IDTokenClaims, tokens Tokens) (*oidc.UserInfo, error) {
-	if c.rp.UserinfoEndpoint() == "" {
-		return &oidc.UserInfo{
-			Subject:         claims.Subject,
-			UserInfoProfile: claims.UserInfoProfile,
-			UserInfoEmail:   claims.UserInfoEmail,
-		}, nil
-	}
-	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), claims.Subject, c.rp)
-	if err != nil {
-		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
-	}
-	return info, nil
-}
-
 // LogoutURL returns where to send the browser to end the provider's
 // session (RP-Initiated Logout), or "" when the provider offers no way.
 func (p *Provider) LogoutURL(idToken, postLogoutRedirectURI, state string) string {

@@ -53,7 +53,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 		r.Post("/logout", handleLogout(p, d.Provider, d.Cookies, d.Sessions, d.BaseURL))
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession())
-			r.Post("/profile/refresh", handleRefreshProfile(p, d.Provider, d.Sessions, refresher))
+			r.Post("/profile/refresh", handleRefreshProfile(p, d.Sessions, refresher))
 			r.Post("/sessions/{id}/end", handleEndSession(p, d.Sessions))
 			r.Post("/sessions/end-others", handleEndOtherSessions(p, d.Sessions))
 		})

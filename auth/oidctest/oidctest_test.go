@@ -1083,3 +1083,19 @@ func TestStaleKid(t *testing.T) {
 		t.Errorf("the current key does not verify the token with the stale kid: %v", err)
 	}
 }
+
+// TestRevokeAccessTokens: userinfo refuses a revoked access token as RFC
+// 6750 says, and accepts one issued afterwards.
+func TestRevokeAccessTokens(t *testing.T) {
+	p := oidctest.New(t)
+	first := tokens(t, p)
+	p.RevokeAccessTokens()
+	status, claims := userinfo(t, p, p.UserinfoEndpoint(), first.AccessToken)
+	if status != http.StatusUnauthorized || claims["error"] != "invalid_token" {
+		t.Errorf("userinfo with a revoked access token = %d %v, want 401 invalid_token", status, claims)
+	}
+	second := tokens(t, p)
+	if status, _ := userinfo(t, p, p.UserinfoEndpoint(), second.AccessToken); status != http.StatusOK {
+		t.Errorf("userinfo with an access token issued after the revocation = %d, want 200", status)
+	}
+}

@@ -449,6 +449,15 @@ func (p *Provider) currentBehavior() Behavior {
 	return p.behavior
 }
 
+// RevokeAccessTokens forgets every access token issued so far, as a provider that revoked them or
+// restarted with its tokens in memory: userinfo answers 401 invalid_token for them (RFC 6750
+// §3.1). Refresh tokens stay good, and the tokens they get are accepted.
+func (p *Provider) RevokeAccessTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.accessTokens)
+}
+
 // LastIDToken returns the ID token most recently issued by the token endpoint, or "".
 func (p *Provider) LastIDToken() string {
 	p.mu.Lock()
