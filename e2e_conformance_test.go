@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -248,13 +249,8 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "rp-discovery-issuer-not-matching-config", profile: profileConfig, name: "discovery issuer INVALID",
-			what: `discovery issuer+"INVALID" → refuse the provider: /readyz and /login 503, never sent to it`,
-			test: loginCase{
-				want: refuseProvider,
-				setup: func(p *oidctest.Provider) {
-					p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: p.Issuer() + "INVALID"})
-				},
-			}.run,
+			what: `discovery issuer+"INVALID" → refuse the provider, never sent to it: /readyz 503 "issuer mismatch: configured X, provider says Y", /login 503 "misconfigured"; logged once per change`,
+			test: issuerMismatch,
 		},
 		{
 			id: "rp-key-rotation-op-sign-key", profile: profileConfig, name: "new kid on the second token",
@@ -785,6 +781,8 @@ type loginCase struct {
 	// setup runs on the provider before the app starts.
 	setup func(p *oidctest.Provider)
 	want  outcome
+	// problem is what /readyz says of a provider refused as misconfigured.
+	problem string
 	// status is the status a rejection must have; any 4xx when zero.
 	status int
 	// noUserinfo: the app must refuse before asking for userinfo.
@@ -803,7 +801,7 @@ func (lc loginCase) run(t *testing.T) {
 	}
 	app := startApp(t, providerEnv(p, lc.env))
 	if lc.want == refuseProvider {
-		checkProviderRefused(t, app, p)
+		checkProviderRefused(t, app, p, lc.problem)
 		return
 	}
 	app.waitReady(t)
@@ -831,22 +829,55 @@ func (lc loginCase) run(t *testing.T) {
 }
 
 // checkProviderRefused: a provider whose discovery does not fit the
-// configuration is never used: not ready, and /login answers 503.
-func checkProviderRefused(t *testing.T, app *testApp, p *oidctest.Provider) {
+// configuration is never used: not ready, /readyz says why in the line
+// that names the problem, and /login answers 503 saying that the provider
+// is misconfigured, not that it is down.
+func checkProviderRefused(t *testing.T, app *testApp, p *oidctest.Provider, problem string) {
 	t.Helper()
-	waitFor(t, "a failed discovery", func() bool { return strings.Contains(app.logs.String(), "discovery failed") })
+	waitFor(t, "the misconfiguration logged", func() bool { return strings.Contains(app.logs.String(), loggedProblem(problem)) })
 	b, _ := newRecordingBrowser(t)
-	if ready := b.get(app.URL + "/readyz"); ready.status != http.StatusServiceUnavailable {
-		t.Errorf("/readyz = %d, want 503", ready.status)
+	if ready := b.get(app.URL + "/readyz"); ready.status != http.StatusServiceUnavailable || !strings.Contains(ready.body, "identity provider: "+problem+"\n") {
+		t.Errorf("/readyz = %d %q, want 503 with the line %q", ready.status, ready.body, "identity provider: "+problem)
 	}
 	page := b.get(app.URL + "/login")
 	if page.status != http.StatusServiceUnavailable || !page.has("error") {
 		t.Errorf("/login should answer a 503 error page, got %d at %s:\n%s", page.status, page.url, page.body)
 	}
+	if msg := page.text("error"); !strings.Contains(msg, "misconfigured") || strings.Contains(msg, "in a moment") || page.has("try-again") {
+		t.Errorf("/login should say that the identity provider is misconfigured, without asking to try again: %q", msg)
+	}
+	assertNoInternals(t, page.body, p)
 	if n := p.AuthorizeCalls(); n != 0 {
 		t.Errorf("the browser was sent to the provider %d times", n)
 	}
 	assertAnonymous(t, app, b)
+}
+
+// loggedProblem is a misconfiguration as the log says it.
+func loggedProblem(problem string) string { return "problem=" + strconv.Quote(problem) }
+
+// issuerMismatch: a provider whose discovery names another issuer is
+// refused as misconfigured, which the log says once per change of what it
+// names, however often discovery is tried again.
+func issuerMismatch(t *testing.T) {
+	p := oidctest.New(t)
+	wrong := p.Issuer() + "INVALID"
+	p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: wrong})
+	app := startApp(t, providerEnv(p, nil))
+	problem := fmt.Sprintf("issuer mismatch: configured %q, provider says %q", p.Issuer(), wrong)
+	checkProviderRefused(t, app, p, problem)
+	calls := p.DiscoveryCalls()
+	waitFor(t, "two more discovery attempts", func() bool { return p.DiscoveryCalls() >= calls+2 })
+	if n := strings.Count(app.logs.String(), loggedProblem(problem)); n != 1 {
+		t.Errorf("the mismatch is logged %d times after %d discovery attempts, want once:\n%s", n, p.DiscoveryCalls(), app.logs)
+	}
+
+	other := p.Issuer() + "/other"
+	p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: other})
+	checkProviderRefused(t, app, p, fmt.Sprintf("issuer mismatch: configured %q, provider says %q", p.Issuer(), other))
+	if n := strings.Count(app.logs.String(), "identity provider misconfigured"); n != 2 {
+		t.Errorf("%d misconfigurations logged after one change, want 2:\n%s", n, app.logs)
+	}
 }
 
 func checkHappyPath(t *testing.T, r *loginRun) {

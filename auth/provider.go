@@ -24,6 +24,20 @@ import (
 // document has not been loaded yet.
 var ErrProviderUnavailable = errors.New("identity provider unavailable")
 
+// ErrProviderMisconfigured reports a provider that answers discovery in a
+// way latchkey's configuration cannot work with; a *MisconfigurationError
+// says how.
+var ErrProviderMisconfigured = errors.New("identity provider misconfigured")
+
+// MisconfigurationError is a discovery document that does not fit the
+// configuration, such as one naming another issuer. Nobody can sign in
+// until an operator changes one or the other; Problem says what, in words
+// for them. It matches ErrProviderMisconfigured.
+type MisconfigurationError struct{ Problem string }
+
+func (e *MisconfigurationError) Error() string { return e.Problem }
+func (e *MisconfigurationError) Unwrap() error { return ErrProviderMisconfigured }
+
 // acceptedAlg reports whether latchkey accepts ID tokens signed with alg.
 // "none" and the HMAC algorithms (keyed with the client secret) never are.
 func acceptedAlg(alg string) bool {
@@ -64,6 +78,9 @@ type Provider struct {
 	cfg   ProviderConfig
 	conn  atomic.Pointer[connection]
 	retry chan struct{}
+	// misconfigured is what the last discovery attempt found wrong, if it
+	// found the provider misconfigured.
+	misconfigured atomic.Pointer[MisconfigurationError]
 }
 
 // connection is what a successful discovery yields.
@@ -106,6 +123,13 @@ func (p *Provider) Issuer() string { return p.cfg.Issuer }
 // Ready reports whether discovery has succeeded.
 func (p *Provider) Ready() bool { return p.conn.Load() != nil }
 
+// Misconfiguration returns what the last discovery attempt found wrong
+// with the provider's configuration or latchkey's, or nil when it found
+// nothing of the kind (the provider may still be down, or ready).
+func (p *Provider) Misconfiguration() *MisconfigurationError {
+	return p.misconfigured.Load()
+}
+
 // Retry asks a waiting Run to try discovery again now rather than at the
 // end of its backoff. It never blocks.
 func (p *Provider) Retry() {
@@ -121,6 +145,7 @@ func (p *Provider) Run(ctx context.Context) {
 	const minDelay, maxDelay = 250 * time.Millisecond, 30 * time.Second
 	delay := minDelay
 	lastRetry := time.Time{}
+	logged := "" // the misconfiguration last logged
 	for {
 		err := p.Discover(ctx)
 		if err == nil {
@@ -131,7 +156,19 @@ func (p *Provider) Run(ctx context.Context) {
 			return
 		}
 		wait := delay/2 + rand.N(delay/2+1)
-		p.cfg.Logger.Warn("identity provider discovery failed", "issuer", p.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+		var mis *MisconfigurationError
+		switch {
+		case !errors.As(err, &mis):
+			logged = ""
+			p.cfg.Logger.Warn("identity provider discovery failed", "issuer", p.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+		case mis.Problem != logged:
+			// Said once per change: it lasts until an operator acts.
+			logged = mis.Problem
+			p.cfg.Logger.Error("identity provider misconfigured: nobody can sign in until it is fixed; discovery is tried again meanwhile",
+				"issuer", p.cfg.Issuer, "problem", mis.Problem)
+		default:
+			p.cfg.Logger.Debug("identity provider still misconfigured", "issuer", p.cfg.Issuer, "retry_in", wait.Round(time.Millisecond))
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -159,6 +196,17 @@ func (p *Provider) Run(ctx context.Context) {
 // once one succeeds the provider is ready. Run calls it until then; a test
 // may call it once, to have a ready provider without a goroutine.
 func (p *Provider) Discover(ctx context.Context) error {
+	err := p.discover(ctx)
+	var mis *MisconfigurationError
+	if errors.As(err, &mis) {
+		p.misconfigured.Store(mis)
+	} else {
+		p.misconfigured.Store(nil)
+	}
+	return err
+}
+
+func (p *Provider) discover(ctx context.Context) error {
 	meta, err := p.fetchMetadata(ctx)
 	if err != nil {
 		return err
@@ -251,9 +299,10 @@ func (p *Provider) fetchMetadata(ctx context.Context) (*metadata, error) {
 		return nil, fmt.Errorf("decode discovery document: %w", err)
 	}
 	// An exact match, as OpenID Connect Discovery 4.3 demands: a provider
-	// that names another issuer is not the one configured.
+	// that names another issuer is not the one configured. Quoted, so a
+	// trailing slash shows.
 	if meta.Issuer != p.cfg.Issuer {
-		return nil, fmt.Errorf("discovery document names issuer %q, not the configured %q", meta.Issuer, p.cfg.Issuer)
+		return nil, &MisconfigurationError{Problem: fmt.Sprintf("issuer mismatch: configured %q, provider says %.256q", p.cfg.Issuer, meta.Issuer)}
 	}
 	return &meta, nil
 }
@@ -264,6 +313,9 @@ func (p *Provider) AuthCodeURL(a *LoginAttempt) (string, error) {
 	c := p.conn.Load()
 	if c == nil {
 		p.Retry()
+		if mis := p.misconfigured.Load(); mis != nil {
+			return "", mis
+		}
 		return "", ErrProviderUnavailable
 	}
 	return rp.AuthURL(a.State, c.rp,

@@ -54,7 +54,8 @@ func withRetry(err error, url string) error { return &retryError{err: err, url: 
 // 500.
 func problemFor(err error) views.Problem {
 	prob := problemKind(err)
-	if retry, ok := errors.AsType[*retryError](err); ok {
+	// Trying again cannot help with a misconfiguration.
+	if retry, ok := errors.AsType[*retryError](err); ok && !errors.Is(err, auth.ErrProviderMisconfigured) {
 		prob.RetryURL = retry.url
 	}
 	return prob
@@ -156,6 +157,14 @@ func problemKind(err error) views.Problem {
 			Status:  http.StatusServiceUnavailable,
 			Title:   "Sessions unavailable",
 			Message: "Your session cannot be checked right now. Please try again in a moment.",
+		}
+	case errors.Is(err, auth.ErrProviderMisconfigured):
+		// Only an operator can help; what is wrong is in the log and in
+		// /readyz.
+		return views.Problem{
+			Status:  http.StatusServiceUnavailable,
+			Title:   "Sign-in misconfigured",
+			Message: "The identity provider is misconfigured for this site, so nobody can sign in until an administrator fixes it. Your account is not the problem.",
 		}
 	case errors.Is(err, auth.ErrProviderUnavailable):
 		return problemProviderDown()
