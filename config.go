@@ -32,6 +32,7 @@ type config struct {
 	issuer          string   // empty: the development provider
 	clientID        string
 	clientSecret    string
+	tokenAuthMethod string // "": chosen from discovery
 	scopes          []string
 	sessionSecrets  []string
 	sessionStore    string // "" (embedded file), "memory", or a redis:// URL
@@ -102,6 +103,9 @@ func (c *config) settings() table {
 			usage: "client ID registered at the provider; required with an issuer"},
 		{name: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", parse: text(&c.clientSecret),
 			usage: "client secret registered at the provider; none for a public client"},
+		{name: "OIDC_TOKEN_AUTH_METHOD", flag: "oidc-token-auth-method", shown: "client_secret_basic, or client_secret_post when discovery offers only that; none without a client secret",
+			parse: oneOf(&c.tokenAuthMethod, auth.AuthMethodBasic, auth.AuthMethodPost, auth.AuthMethodNone),
+			usage: "how latchkey authenticates at the provider's token endpoint, as the client is registered there: client_secret_basic, client_secret_post, or none (a public client, PKCE alone); the provider's discovery must offer it"},
 		{name: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", parse: words(&c.scopes),
 			usage: "scopes to request, separated by spaces or commas"},
 		{name: "DEV_PROVIDER", flag: "dev-provider", def: "auto", parse: oneOf(&c.devProvider, "auto", "off"),
@@ -278,6 +282,15 @@ func validate(c *config, t table) []problem {
 			bad("SESSION_SECRET", "%s: required with a real identity provider; make one with: openssl rand -base64 32", t.either("SESSION_SECRET"))
 		}
 	}
+	if hasIssuer {
+		_, hasSecret := c.given["OIDC_CLIENT_SECRET"]
+		switch m := c.tokenAuthMethod; {
+		case (m == auth.AuthMethodBasic || m == auth.AuthMethodPost) && !hasSecret:
+			bad("OIDC_TOKEN_AUTH_METHOD", "%s: %s needs %s", c.nameOf("OIDC_TOKEN_AUTH_METHOD"), m, t.either("OIDC_CLIENT_SECRET"))
+		case m == auth.AuthMethodNone && hasSecret:
+			bad("OIDC_TOKEN_AUTH_METHOD", "%s: none sends no client secret, but %s is set; remove one of them", c.nameOf("OIDC_TOKEN_AUTH_METHOD"), c.nameOf("OIDC_CLIENT_SECRET"))
+		}
+	}
 	if c.sessionIdle > 0 && c.sessionMaxAge > 0 && c.sessionIdle > c.sessionMaxAge {
 		bad("SESSION_IDLE_TIMEOUT", "%s: %v is longer than %s (%v)", c.nameOf("SESSION_IDLE_TIMEOUT"), c.sessionIdle, c.nameOf("SESSION_MAX_AGE"), c.sessionMaxAge)
 	}
@@ -301,7 +314,7 @@ func (c *config) writeTimeout() time.Duration {
 // on a loopback host.
 func (c *config) notADevelopersMachine() []string {
 	var found []string
-	for _, setting := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} {
+	for _, setting := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_TOKEN_AUTH_METHOD"} {
 		if v, ok := c.given[setting]; ok {
 			found = append(found, v.name+" is set")
 		}

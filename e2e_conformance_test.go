@@ -537,6 +537,24 @@ func conformanceCases() []conformanceCase {
 			}.run,
 		},
 		{
+			id: "rp-token_endpoint-client_secret_post", profile: profileClient, name: "chosen, both offered",
+			what: "OIDC_TOKEN_AUTH_METHOD=client_secret_post, discovery lists basic and post, the client is registered for post (Hydra, Okta, Keycloak) → secret in the body; login succeeds",
+			test: loginCase{
+				want: accept, opts: []oidctest.Option{oidctest.WithClientAuthMethod("client_secret_post")},
+				env:   map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_post"},
+				check: checkClientSecretPost,
+			}.run,
+		},
+		{
+			id: "P3", profile: profileClient, name: "chosen method not offered",
+			what: "OIDC_TOKEN_AUTH_METHOD=client_secret_post, discovery lists only client_secret_basic → refuse the provider as misconfigured: /readyz and the log name the setting and what discovery offers",
+			test: loginCase{
+				want: refuseProvider, opts: []oidctest.Option{oidctest.WithTokenAuthMethods("client_secret_basic")},
+				env:     map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_post"},
+				problem: "token endpoint authentication method client_secret_post (OIDC_TOKEN_AUTH_METHOD) is not one the provider's discovery offers: client_secret_basic",
+			}.run,
+		},
+		{
 			id: "R1", profile: profileClient, name: "public client",
 			what: `OIDC_CLIENT_SECRET empty, discovery lists "none" → no secret anywhere, PKCE alone; login succeeds`,
 			test: loginCase{

@@ -257,6 +257,7 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
+		AuthMethod:   cfg.tokenAuthMethod,
 		RedirectURI:  base.JoinPath("/callback").String(),
 		Scopes:       cfg.scopes,
 		HTTPClient:   httpClient,

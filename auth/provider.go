@@ -58,11 +58,27 @@ const ClockSkew = time.Minute
 // exp, however short-lived.
 const ExpiryLeeway = 30 * time.Second
 
+// The token endpoint authentication methods of OpenID Connect Core 9 that
+// latchkey uses.
+const (
+	// AuthMethodBasic sends the client ID and secret in HTTP Basic.
+	AuthMethodBasic = "client_secret_basic"
+	// AuthMethodPost sends them in the request body.
+	AuthMethodPost = "client_secret_post"
+	// AuthMethodNone sends the client ID alone: a public client, PKCE
+	// alone binding the code to the login.
+	AuthMethodNone = "none"
+)
+
 // ProviderConfig configures a Provider.
 type ProviderConfig struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string
+	// AuthMethod is how the client authenticates at the token endpoint,
+	// one of the AuthMethod constants; "" chooses from discovery, as
+	// authMethod says.
+	AuthMethod string
 	// RedirectURI is BASE_URL + "/callback", from configuration only.
 	RedirectURI string
 	Scopes      []string
@@ -218,13 +234,13 @@ func (p *Provider) discover(ctx context.Context) error {
 			return fmt.Errorf("provider signs ID tokens only with %v, none of which is accepted", meta.SigningAlgs)
 		}
 	}
-	authStyle := oauth2.AuthStyleInHeader // client_secret_basic, the default of OpenID Connect Discovery
-	switch {
-	case p.cfg.ClientSecret == "":
-		// A public client: PKCE alone, client_id in the body ("none").
-		authStyle = oauth2.AuthStyleInParams
-	case len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post"):
-		authStyle = oauth2.AuthStyleInParams
+	method, err := p.authMethod(meta.AuthMethods)
+	if err != nil {
+		return err
+	}
+	authStyle := oauth2.AuthStyleInParams // client_secret_post, or none with no secret to send
+	if method == AuthMethodBasic {
+		authStyle = oauth2.AuthStyleInHeader
 	}
 	scopes := p.cfg.Scopes
 	if slices.Contains(meta.Scopes, oidc.ScopeOfflineAccess) && !slices.Contains(scopes, oidc.ScopeOfflineAccess) {
@@ -255,6 +271,52 @@ func (p *Provider) discover(ctx context.Context) error {
 		issRequired:      meta.IssParameter,
 	})
 	return nil
+}
+
+// authMethod is the token endpoint authentication method to use, given
+// the methods the discovery document offers: the configured one, which
+// discovery must offer when it lists methods, or by default
+// client_secret_basic (the default of OpenID Connect Discovery),
+// client_secret_post when discovery offers that and not basic, and none
+// without a client secret. None is not checked: providers that take
+// public clients often leave it out of the list (Keycloak, Auth0).
+func (p *Provider) authMethod(offered []string) (string, error) {
+	switch m := p.cfg.AuthMethod; {
+	case m == "" && p.cfg.ClientSecret == "":
+		return AuthMethodNone, nil
+	case m == "" && len(offered) > 0 && !slices.Contains(offered, AuthMethodBasic) && slices.Contains(offered, AuthMethodPost):
+		return AuthMethodPost, nil
+	case m == "":
+		return AuthMethodBasic, nil
+	case m != AuthMethodNone && len(offered) > 0 && !slices.Contains(offered, m):
+		return "", &MisconfigurationError{Problem: fmt.Sprintf(
+			"token endpoint authentication method %s (OIDC_TOKEN_AUTH_METHOD) is not one the provider's discovery offers: %s", m, printableList(offered))}
+	default:
+		return m, nil
+	}
+}
+
+// printableList shows a list from a provider's document on one line, in
+// a bounded length, whatever it holds.
+func printableList(list []string) string {
+	const most, longest = 16, 64
+	shown := make([]string, 0, min(len(list), most))
+	for _, item := range list[:min(len(list), most)] {
+		item = strings.Map(func(r rune) rune {
+			if r > ' ' && r < 0x7f && r != ',' {
+				return r
+			}
+			return '?'
+		}, item)
+		if len(item) > longest {
+			item = item[:longest] + "…"
+		}
+		shown = append(shown, item)
+	}
+	if len(list) > most {
+		shown = append(shown, fmt.Sprintf("and %d more", len(list)-most))
+	}
+	return strings.Join(shown, ", ")
 }
 
 // Origin returns the configured issuer's origin, scheme://host[:port]:

@@ -447,6 +447,26 @@ func TestTokenAuthMethodsCanBeLimitedToBasic(t *testing.T) {
 	}
 }
 
+// TestClientAuthMethod: a client registered for client_secret_post is
+// refused with HTTP Basic, though discovery lists both methods.
+func TestClientAuthMethod(t *testing.T) {
+	p := oidctest.New(t, oidctest.WithClientAuthMethod("client_secret_post"))
+	if got := discover(t, p).TokenAuthMethods; strings.Join(got, ",") != "client_secret_basic,client_secret_post" {
+		t.Errorf("token_endpoint_auth_methods_supported = %v, want both methods", got)
+	}
+	c, verifier, _ := code(t, p)
+	if status, tr, _ := postToken(t, p, codeForm(c, verifier), true); status != http.StatusUnauthorized || tr.Error != "invalid_client" {
+		t.Errorf("client_secret_basic: %d %q, want 401 invalid_client", status, tr.Error)
+	}
+	c, verifier, _ = code(t, p)
+	form := codeForm(c, verifier)
+	form.Set("client_id", p.ClientID())
+	form.Set("client_secret", p.ClientSecret())
+	if status, tr, _ := postToken(t, p, form, false); status != http.StatusOK {
+		t.Errorf("client_secret_post: %d %q, want 200", status, tr.Error)
+	}
+}
+
 func TestPublicClient(t *testing.T) {
 	p := oidctest.New(t, oidctest.WithRedirectURI(redirectURI), oidctest.WithTokenAuthMethods("none"))
 	if got := discover(t, p).TokenAuthMethods; strings.Join(got, ",") != "none" {

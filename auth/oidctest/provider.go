@@ -108,6 +108,7 @@ type settings struct {
 	issParameter           bool
 	endSession             bool
 	tokenAuthMethods       []string
+	clientAuthMethod       string
 	tls                    bool
 	offlineAccess          offlineAccess
 }
@@ -249,6 +250,19 @@ func WithTokenAuthMethods(methods ...string) Option {
 			}
 		}
 		s.tokenAuthMethods = methods
+		return nil
+	}
+}
+
+// WithClientAuthMethod registers the client for one of the methods WithTokenAuthMethods allows:
+// the token endpoint refuses the client's other ones with invalid_client, while discovery still
+// lists them all, as providers that let each client choose (Ory Hydra, Okta, Keycloak) do.
+func WithClientAuthMethod(method string) Option {
+	return func(s *settings) error {
+		if method != authBasic && method != authPost && method != authNone {
+			return fmt.Errorf("unsupported token endpoint auth method %q", method)
+		}
+		s.clientAuthMethod = method
 		return nil
 	}
 }

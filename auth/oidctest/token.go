@@ -138,6 +138,9 @@ func (p *Provider) authenticatePublicClient(form url.Values) (string, *oauthErro
 }
 
 func (p *Provider) allowsAuthMethod(method string) bool {
+	if m := p.settings.clientAuthMethod; m != "" && m != method {
+		return false
+	}
 	return slices.Contains(p.settings.tokenAuthMethods, method)
 }
 
