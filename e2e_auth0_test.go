@@ -110,7 +110,7 @@ func TestAuth0(t *testing.T) {
 			waitFor(t, "discovery of the Auth0 tenant", p.Ready)
 
 			attempt := auth.NewLoginAttempt("/dashboard", false)
-			authURL, err := p.AuthCodeURL(attempt)
+			authURL, err := p.AuthCodeURL(t.Context(), attempt)
 			if err != nil {
 				t.Fatalf("authorization URL: %v", err)
 			}

@@ -748,7 +748,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "F10", profile: profileClient, name: "provider down at start",
-			what: "discovery down at start → process up, /login 503; once it is back, /login works without a restart",
+			what: "discovery down at start → process up, /login 503, logins at once not multiplying discovery; once it is back, the first /login works, without a restart",
 			test: providerDownAtStart,
 		},
 	}
@@ -2111,8 +2111,32 @@ func providerDownAtStart(t *testing.T) {
 	}
 	assertNoInternals(t, down.body, p)
 
+	// Logins that arrive together while it is down wait for the same
+	// discovery attempts, which they do not multiply.
+	const n = 10
+	before := p.DiscoveryCalls()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(app.URL + "/login")
+			if err != nil {
+				t.Errorf("GET /login: %v", err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("/login while the provider is down = %d, want 503", resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	if got := p.DiscoveryCalls() - before; got > 4 {
+		t.Errorf("%d logins at once made %d discovery attempts, want a few at most", n, got)
+	}
+
+	// The first click once it is back signs in: the login waits for the
+	// discovery attempt it asks for.
 	p.SetBehavior(oidctest.Behavior{})
-	app.waitReady(t)
 	assertSignedIn(t, login(t, app, p, "/login"))
 }
 

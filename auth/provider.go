@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,7 +98,18 @@ type Provider struct {
 	// misconfigured is what the last discovery attempt found wrong, if it
 	// found the provider misconfigured.
 	misconfigured atomic.Pointer[MisconfigurationError]
+
+	// running says that Run is trying discovery; next, when not nil, is
+	// closed once the next attempt it makes has ended: logins wait on it.
+	running atomic.Bool
+	mu      sync.Mutex
+	next    chan struct{}
 }
+
+// LoginWait bounds how long a login waits for the discovery attempt it
+// asks for, while the provider is not ready: the first login after the
+// provider comes back succeeds, and one while it is down answers soon.
+const LoginWait = 2 * time.Second
 
 // connection is what a successful discovery yields.
 type connection struct {
@@ -162,8 +174,15 @@ func (p *Provider) Run(ctx context.Context) {
 	delay := minDelay
 	lastRetry := time.Time{}
 	logged := "" // the misconfiguration last logged
+	p.running.Store(true)
+	defer func() {
+		p.running.Store(false)
+		p.attemptEnded(p.attemptStarts())
+	}()
 	for {
+		done := p.attemptStarts()
 		err := p.Discover(ctx)
+		p.attemptEnded(done)
 		if err == nil {
 			p.cfg.Logger.Info("identity provider ready", "issuer", p.cfg.Issuer)
 			return
@@ -206,6 +225,52 @@ func (p *Provider) Run(ctx context.Context) {
 		}
 		delay = min(delay*2, maxDelay)
 	}
+}
+
+// attemptStarts takes the channel of the logins waiting for the attempt
+// about to start.
+func (p *Provider) attemptStarts() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := p.next
+	p.next = nil
+	return done
+}
+
+// attemptEnded wakes the logins that waited for an attempt.
+func (p *Provider) attemptEnded(done chan struct{}) {
+	if done != nil {
+		close(done)
+	}
+}
+
+// await asks Run for a discovery attempt now and waits, at most LoginWait
+// or until ctx ends, for it to end; every request waiting at the same time
+// waits for the same attempt. It returns the connection, nil if there is
+// still none.
+func (p *Provider) await(ctx context.Context) *connection {
+	if !p.running.Load() {
+		return p.conn.Load()
+	}
+	p.mu.Lock()
+	if p.next == nil {
+		p.next = make(chan struct{})
+	}
+	done := p.next
+	p.mu.Unlock()
+	// Run stores the connection before it stops waking anyone.
+	if c := p.conn.Load(); c != nil {
+		return c
+	}
+	p.Retry()
+	timer := time.NewTimer(LoginWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return p.conn.Load()
 }
 
 // Discover makes one attempt to load the provider's discovery document;
@@ -370,11 +435,14 @@ func (p *Provider) fetchMetadata(ctx context.Context) (*metadata, error) {
 }
 
 // AuthCodeURL returns the provider's authorization URL for the attempt:
-// authorization code flow with PKCE S256, state and nonce.
-func (p *Provider) AuthCodeURL(a *LoginAttempt) (string, error) {
+// authorization code flow with PKCE S256, state and nonce. Before the
+// provider is ready, it waits for a discovery attempt as await says.
+func (p *Provider) AuthCodeURL(ctx context.Context, a *LoginAttempt) (string, error) {
 	c := p.conn.Load()
 	if c == nil {
-		p.Retry()
+		c = p.await(ctx)
+	}
+	if c == nil {
 		if mis := p.misconfigured.Load(); mis != nil {
 			return "", mis
 		}
