@@ -641,7 +641,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R13", profile: profileClient, name: "no end_session endpoint",
-			what: "provider without end_session → local logout, straight back to /",
+			what: "provider without end_session (Dex, Authelia) → local logout, straight back to /, which says \"still signed in at <provider host>\"",
 			test: logoutWithoutEndSession,
 		},
 		{
@@ -2039,6 +2039,12 @@ func logoutWithoutEndSession(t *testing.T) {
 	home := r.b.get(app.URL + loc.String())
 	if !home.has("login-box") {
 		t.Errorf("logout should land on the home page's login box:\n%s", home.body)
+	}
+	// The provider's own session lives on, and the next Log In goes
+	// through it without a question: the page says so.
+	notice := home.text("notice")
+	if want := "still signed in at " + hostOf(t, p.Issuer()); !strings.HasPrefix(notice, "You have been logged out") || !strings.Contains(notice, want) {
+		t.Errorf("logged-out notice = %q, want it to say %q", notice, want)
 	}
 	assertAnonymous(t, app, r.b)
 }

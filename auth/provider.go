@@ -562,6 +562,25 @@ func (p *Provider) LogoutURL(idToken, postLogoutRedirectURI, state string) strin
 	return ""
 }
 
+// EndsProviderSessions reports whether a logout can end the user's session
+// at the provider too, through its end-session endpoint (or Auth0's
+// /v2/logout). Without one, the provider's session outlives the logout,
+// and the next login goes through it without asking.
+func (p *Provider) EndsProviderSessions() bool {
+	c := p.conn.Load()
+	return (c != nil && c.endSession != "") || isAuth0(p.cfg.Issuer)
+}
+
+// Host is the host (and port) of the configured issuer, to name the
+// provider to users.
+func (p *Provider) Host() string {
+	u, err := url.Parse(p.cfg.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 func isAuth0(issuer string) bool {
 	u, err := url.Parse(issuer)
 	if err != nil {

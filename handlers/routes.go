@@ -35,7 +35,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) http.Han
 	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(loadSession(d.Sessions, p))
-		r.Get("/", handleHome(p, d.Cookies))
+		r.Get("/", handleHome(p, d.Cookies, d.Provider))
 		r.Group(func(r chi.Router) {
 			r.Use(limitLogins(p, d.LoginRateLimit, d.TrustedProxies))
 			r.Get("/login", handleLogin(p, d.Provider, d.Cookies))
