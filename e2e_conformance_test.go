@@ -495,8 +495,14 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R19", profile: profileRefresh, name: "invalid_grant",
-			what: "refresh answered invalid_grant → the session ends (401, HX-Redirect /), the old cookie is dead",
+			what: "refresh answered invalid_grant, as Dex does once the user logged in elsewhere → the session ends (401, HX-Redirect /), the old cookie is dead; the page blames no one",
 			test: refreshRefused(oidctest.Behavior{RefreshError: "invalid_grant"}),
+		},
+
+		{
+			id: "P4", profile: profileRefresh, name: "one refresh token per user",
+			what: "the provider keeps one refresh token per user and client (Dex); the user logs in in a second browser → the first browser's refresh is refused and its session ends, the page blaming no one; the second goes on",
+			test: oneRefreshTokenPerUser,
 		},
 
 		// RFC 9207.
@@ -1412,12 +1418,42 @@ func checkRefreshRefused(t *testing.T, p *oidctest.Provider, app *testApp, r *lo
 	if !strings.Contains(body, `data-testid="error"`) {
 		t.Errorf("refused refresh should answer the error card:\n%s", body)
 	}
+	// Whatever the cause — a revoked grant, a login elsewhere at a provider
+	// that keeps one refresh token per user (Dex), a token that failed a
+	// check — the words are true, and blame neither the user nor anyone.
+	if msg := errorMessage(t, body); msg != "Your sign-in could not be renewed, so this session has ended. Please log in again." {
+		t.Errorf("refused refresh says %q", msg)
+	}
 	assertNoInternals(t, body, p)
 	if n := len(refreshGrants(p)); n != 1 {
 		t.Errorf("%d refresh grants, want 1", n)
 	}
 	assertAnonymous(t, app, r.b)
 	assertAnonymous(t, app, holding(t, app, saved))
+}
+
+// errorMessage is the message of the error card in body.
+func errorMessage(t *testing.T, body string) string {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(doc.Find(`[data-testid="error-message"]`).Text())
+}
+
+// oneRefreshTokenPerUser: at a provider that keeps one refresh token per
+// user and client, a second login spends the first's; the first session
+// ends at its next refresh, the second is unharmed.
+func oneRefreshTokenPerUser(t *testing.T) {
+	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true), oidctest.WithOneRefreshTokenPerUser())
+	p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	first, second := signIn(t, app, p), signIn(t, app, p)
+	checkRefreshRefused(t, p, app, first, oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	if status, _, body := refreshProfile(t, app, second.b, second.final); status != http.StatusOK {
+		t.Errorf("the second browser's refresh = %d, want 200:\n%s", status, body)
+	}
+	assertSessionValid(t, app, second.b)
 }
 
 // signInWithRefreshToken signs a browser in through a provider that gives

@@ -121,10 +121,14 @@ func problemKind(err error) views.Problem {
 	case errors.Is(err, errSignIn):
 		return signInProblem(err)
 	case errors.Is(err, auth.ErrSessionEnded):
+		// The causes are many — a grant the provider revoked or expired, a
+		// login elsewhere at a provider that keeps one refresh token per
+		// user (Dex), tokens that fail a check or do not open — and none
+		// is the user's doing: the words must be true of every one.
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
-			Message:  "The identity provider ended your session. Please log in again.",
+			Message:  "Your sign-in could not be renewed, so this session has ended. Please log in again.",
 			RetryURL: loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoSession):

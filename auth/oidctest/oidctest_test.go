@@ -1119,3 +1119,16 @@ func TestRevokeAccessTokens(t *testing.T) {
 		t.Errorf("userinfo with an access token issued after the revocation = %d, want 200", status)
 	}
 }
+
+// TestOneRefreshTokenPerUser: a second login makes the first login's
+// refresh token invalid, as Dex does; its own stays good.
+func TestOneRefreshTokenPerUser(t *testing.T) {
+	p := oidctest.New(t, oidctest.WithOneRefreshTokenPerUser())
+	first, second := tokens(t, p), tokens(t, p)
+	if status, resp, _ := postToken(t, p, refreshForm(first.RefreshToken), true); status != http.StatusBadRequest || resp.Error != "invalid_grant" {
+		t.Errorf("the first login's refresh token after a second login: %d %q, want 400 invalid_grant", status, resp.Error)
+	}
+	if status, resp, _ := postToken(t, p, refreshForm(second.RefreshToken), true); status != http.StatusOK {
+		t.Errorf("the second login's refresh token: %d %q, want 200", status, resp.Error)
+	}
+}

@@ -109,6 +109,7 @@ type settings struct {
 	endSession             bool
 	tokenAuthMethods       []string
 	clientAuthMethod       string
+	oneRefreshToken        bool
 	tls                    bool
 	offlineAccess          offlineAccess
 }
@@ -263,6 +264,15 @@ func WithClientAuthMethod(method string) Option {
 			return fmt.Errorf("unsupported token endpoint auth method %q", method)
 		}
 		s.clientAuthMethod = method
+		return nil
+	}
+}
+
+// WithOneRefreshTokenPerUser keeps one refresh token per user and client, as Dex does: a new login
+// of the user makes the refresh tokens issued before it invalid (invalid_grant).
+func WithOneRefreshTokenPerUser() Option {
+	return func(s *settings) error {
+		s.oneRefreshToken = true
 		return nil
 	}
 }

@@ -59,6 +59,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		g, oerr = p.redeemCode(clientID, r.PostForm)
 		withNonce = true
+		if oerr == nil && p.settings.oneRefreshToken {
+			p.forgetRefreshTokens(clientID)
+		}
 	case "refresh_token":
 		if b.RefreshError != "" {
 			status := http.StatusBadRequest
@@ -79,6 +82,18 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.issueTokens(w, g, b, withNonce)
+}
+
+// forgetRefreshTokens makes every refresh token issued to clientID so far invalid; the provider has
+// one user.
+func (p *Provider) forgetRefreshTokens(clientID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for token, g := range p.refreshTokens {
+		if g.clientID == clientID {
+			delete(p.refreshTokens, token)
+		}
+	}
 }
 
 // authenticateClient checks client_secret_basic or client_secret_post and returns the client ID.
