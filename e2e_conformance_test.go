@@ -1,13 +1,19 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -552,6 +558,16 @@ func conformanceCases() []conformanceCase {
 			}.run,
 		},
 		{
+			id: "rp-token_endpoint-private_key_jwt", profile: profileClient, name: "private_key_jwt",
+			what: "OIDC_CLIENT_KEY_FILE (an EC key, as openssl writes it), a provider that takes only private_key_jwt and checks each assertion (registered key and kid, iss = sub = client_id, aud, exp, jti once) → login and refresh succeed, no secret anywhere",
+			test: privateKeyJWT(true),
+		},
+		{
+			id: "rp-token_endpoint-private_key_jwt", profile: profileClient, name: "unregistered key",
+			what: "OIDC_CLIENT_KEY_FILE holds a key the provider does not know → the token endpoint refuses the assertion: reject, no session",
+			test: privateKeyJWT(false),
+		},
+		{
 			id: "P3", profile: profileClient, name: "chosen method not offered",
 			what: "OIDC_TOKEN_AUTH_METHOD=client_secret_post, discovery lists only client_secret_basic → refuse the provider as misconfigured: /readyz and the log name the setting and what discovery offers",
 			test: loginCase{
@@ -933,6 +949,71 @@ func checkHappyPath(t *testing.T, r *loginRun) {
 	}
 	if n := r.p.TokenCalls(); n != 1 {
 		t.Errorf("token requests = %d, want 1", n)
+	}
+}
+
+// privateKeyJWT signs in with private_key_jwt, through a provider that
+// knows the client's key when registered says so, and then refreshes.
+func privateKeyJWT(registered bool) func(t *testing.T) {
+	return func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "client-key.pem")
+		if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		thumb, err := (&jose.JSONWebKey{Key: key.Public()}).Thumbprint(crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid := base64.RawURLEncoding.EncodeToString(thumb) // latchkey's default kid
+		known := key.Public()
+		if !registered {
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			known = other.Public()
+		}
+		p := oidctest.New(t, oidctest.WithTokenAuthMethods("private_key_jwt"), oidctest.WithClientKey(known, kid), oidctest.WithOfflineAccess(true))
+		app := startApp(t, providerEnv(p, map[string]string{"OIDC_CLIENT_SECRET": "", "OIDC_CLIENT_KEY_FILE": file}))
+		app.waitReady(t)
+		if !registered {
+			assertRejected(t, login(t, app, p, "/login"), http.StatusBadRequest)
+			return
+		}
+		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+		r := signIn(t, app, p)
+		p.SetBehavior(oidctest.Behavior{})
+		if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK {
+			t.Fatalf("refresh = %d, want 200:\n%s\nlogs:\n%s", status, body, app.logs)
+		}
+		reqs := p.Requests(oidctest.EndpointToken)
+		if len(reqs) != 2 || reqs[1].Form.Get("grant_type") != "refresh_token" {
+			t.Fatalf("%d token requests, want the code exchange and a refresh", len(reqs))
+		}
+		jtis := map[string]bool{}
+		for _, req := range reqs {
+			if req.Header.Get("Authorization") != "" || req.Form.Has("client_secret") {
+				t.Errorf("%s grant: a secret was sent besides the assertion", req.Form.Get("grant_type"))
+			}
+			if got := req.Form.Get("client_assertion_type"); got != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+				t.Errorf("%s grant: client_assertion_type = %q", req.Form.Get("grant_type"), got)
+			}
+			jtis[claimOf(t, req.Form.Get("client_assertion"), "jti")] = true
+		}
+		if len(jtis) != 2 {
+			t.Errorf("the two token requests' assertions share their jti")
+		}
+		if !strings.Contains(app.logs.String(), kid) {
+			t.Errorf("the log does not name the client key's kid %s", kid)
+		}
 	}
 }
 

@@ -253,11 +253,20 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		}
 	}
 	httpClient := &http.Client{Timeout: cfg.providerTimeout, Transport: provider}
+	var clientKey *auth.ClientKey
+	if cfg.clientKey != nil {
+		if clientKey, err = auth.NewClientKey(cfg.clientKey, cfg.clientKeyID); err != nil {
+			return handlers.Deps{}, &configError{problems: []string{cfg.nameOf("OIDC_CLIENT_KEY_FILE") + ": " + err.Error()}}
+		}
+		log.Info("the client authenticates with private_key_jwt: register its public key at the provider under this kid",
+			"kid", clientKey.KeyID, "alg", clientKey.Algorithm)
+	}
 	deps.Provider = auth.NewProvider(auth.ProviderConfig{
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
 		AuthMethod:   cfg.tokenAuthMethod,
+		ClientKey:    clientKey,
 		RedirectURI:  base.JoinPath("/callback").String(),
 		Scopes:       cfg.scopes,
 		HTTPClient:   httpClient,

@@ -80,6 +80,9 @@ type ProviderConfig struct {
 	// one of the AuthMethod constants; "" chooses from discovery, as
 	// authMethod says.
 	AuthMethod string
+	// ClientKey signs the client's assertions for AuthMethodPrivateKeyJWT,
+	// which it implies; ClientSecret is then empty.
+	ClientKey *ClientKey
 	// RedirectURI is BASE_URL + "/callback", from configuration only.
 	RedirectURI string
 	Scopes      []string
@@ -130,7 +133,9 @@ type metadata struct {
 	Issuer             string   `json:"issuer"`
 	EndSessionEndpoint string   `json:"end_session_endpoint"`
 	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpoint      string   `json:"token_endpoint"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	AuthSigningAlgs    []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	Scopes             []string `json:"scopes_supported"`
 	JWKSURI            string   `json:"jwks_uri"`
 	// IssParameter is RFC 9207's authorization_response_iss_parameter_supported.
@@ -303,7 +308,12 @@ func (p *Provider) discover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	authStyle := oauth2.AuthStyleInParams // client_secret_post, or none with no secret to send
+	if method == AuthMethodPrivateKeyJWT && len(meta.AuthSigningAlgs) > 0 && !slices.Contains(meta.AuthSigningAlgs, p.cfg.ClientKey.Algorithm) {
+		return &MisconfigurationError{Problem: fmt.Sprintf(
+			"the client key (OIDC_CLIENT_KEY_FILE) signs with %s, which is not one the provider's discovery accepts for client assertions: %s",
+			p.cfg.ClientKey.Algorithm, printableList(meta.AuthSigningAlgs))}
+	}
+	authStyle := oauth2.AuthStyleInParams // client_secret_post; none and private_key_jwt have no secret to send
 	if method == AuthMethodBasic {
 		authStyle = oauth2.AuthStyleInHeader
 	}
@@ -319,6 +329,11 @@ func (p *Provider) discover(ctx context.Context) error {
 	}
 	keySet := &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
 	client.Transport = keySet
+	if method == AuthMethodPrivateKeyJWT {
+		// The assertion's audience is the issuer, as OpenID Connect Core 9
+		// now asks, rather than the token endpoint's URL.
+		client.Transport = &clientAssertionTransport{next: keySet, tokenURL: meta.TokenEndpoint, clientID: p.cfg.ClientID, audience: p.cfg.Issuer, key: p.cfg.ClientKey}
+	}
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
@@ -339,26 +354,32 @@ func (p *Provider) discover(ctx context.Context) error {
 }
 
 // authMethod is the token endpoint authentication method to use, given
-// the methods the discovery document offers: the configured one, which
-// discovery must offer when it lists methods, or by default
+// the methods the discovery document offers: the configured one (or
+// private_key_jwt with a client key), which discovery must offer when it
+// lists methods, or by default
 // client_secret_basic (the default of OpenID Connect Discovery),
 // client_secret_post when discovery offers that and not basic, and none
 // without a client secret. None is not checked: providers that take
 // public clients often leave it out of the list (Keycloak, Auth0).
 func (p *Provider) authMethod(offered []string) (string, error) {
-	switch m := p.cfg.AuthMethod; {
+	m := p.cfg.AuthMethod
+	if m == "" && p.cfg.ClientKey != nil {
+		m = AuthMethodPrivateKeyJWT
+	}
+	switch {
 	case m == "" && p.cfg.ClientSecret == "":
 		return AuthMethodNone, nil
 	case m == "" && len(offered) > 0 && !slices.Contains(offered, AuthMethodBasic) && slices.Contains(offered, AuthMethodPost):
 		return AuthMethodPost, nil
 	case m == "":
 		return AuthMethodBasic, nil
+	case m == AuthMethodPrivateKeyJWT && p.cfg.ClientKey == nil:
+		return "", errors.New("private_key_jwt without a client key")
 	case m != AuthMethodNone && len(offered) > 0 && !slices.Contains(offered, m):
 		return "", &MisconfigurationError{Problem: fmt.Sprintf(
 			"token endpoint authentication method %s (OIDC_TOKEN_AUTH_METHOD) is not one the provider's discovery offers: %s", m, printableList(offered))}
-	default:
-		return m, nil
 	}
+	return m, nil
 }
 
 // printableList shows a list from a provider's document on one line, in

@@ -3,6 +3,8 @@ package oidctest_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -509,7 +511,7 @@ func TestPublicClient(t *testing.T) {
 }
 
 func TestTokenAuthMethodsRefuseUnknownMethods(t *testing.T) {
-	for _, m := range []string{"private_key_jwt", "client_secret_jwt", ""} {
+	for _, m := range []string{"client_secret_jwt", "tls_client_auth", ""} {
 		if err := oidctest.WithTokenAuthMethods(m)(nil); err == nil {
 			t.Errorf("WithTokenAuthMethods(%q) was accepted", m)
 		}
@@ -1130,5 +1132,81 @@ func TestOneRefreshTokenPerUser(t *testing.T) {
 	}
 	if status, resp, _ := postToken(t, p, refreshForm(second.RefreshToken), true); status != http.StatusOK {
 		t.Errorf("the second login's refresh token: %d %q, want 200", status, resp.Error)
+	}
+}
+
+// TestPrivateKeyJWT: the token endpoint takes a client assertion signed by
+// the registered key under its kid, once, and refuses one signed by
+// another key, naming another audience, expired, or sent with a secret.
+func TestPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := oidctest.New(t, oidctest.WithTokenAuthMethods("private_key_jwt"), oidctest.WithClientKey(key.Public(), "k1"))
+	d := discover(t, p)
+	if !slices.Equal(d.TokenAuthMethods, []string{"private_key_jwt"}) {
+		t.Errorf("token_endpoint_auth_methods_supported = %v", d.TokenAuthMethods)
+	}
+	sign := func(signer *ecdsa.PrivateKey, kid string, change func(map[string]any)) string {
+		claims := map[string]any{
+			"iss": p.ClientID(), "sub": p.ClientID(), "aud": p.Issuer(),
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(), "jti": rand.Text(),
+		}
+		if change != nil {
+			change(claims)
+		}
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: signer, KeyID: kid}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(claims)
+		jws, err := s.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _ := jws.CompactSerialize()
+		return token
+	}
+	exchange := func(assertion string, basic bool) (int, string) {
+		c, verifier, _ := code(t, p)
+		form := codeForm(c, verifier)
+		form.Set("client_id", p.ClientID())
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", assertion)
+		status, tr, _ := postToken(t, p, form, basic)
+		return status, tr.Error
+	}
+	good := sign(key, "k1", nil)
+	if status, e := exchange(good, false); status != http.StatusOK {
+		t.Fatalf("a good assertion: %d %q, want 200", status, e)
+	}
+	for name, tc := range map[string]struct {
+		assertion string
+		basic     bool
+	}{
+		"replayed":       {assertion: good},
+		"another key":    {assertion: sign(other, "k1", nil)},
+		"another kid":    {assertion: sign(key, "k2", nil)},
+		"another aud":    {assertion: sign(key, "k1", func(c map[string]any) { c["aud"] = "https://elsewhere.example" })},
+		"token endpoint": {assertion: sign(key, "k1", func(c map[string]any) { c["aud"] = []string{p.TokenEndpoint()} })},
+		"expired":        {assertion: sign(key, "k1", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Second).Unix() })},
+		"another client": {assertion: sign(key, "k1", func(c map[string]any) { c["iss"], c["sub"] = "someone", "someone" })},
+		"with a secret":  {assertion: sign(key, "k1", nil), basic: true},
+	} {
+		status, e := exchange(tc.assertion, tc.basic)
+		if name == "token endpoint" {
+			if status != http.StatusOK {
+				t.Errorf("%s: %d %q, want 200", name, status, e)
+			}
+			continue
+		}
+		if status == http.StatusOK {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -96,9 +96,13 @@ func (p *Provider) forgetRefreshTokens(clientID string) {
 	}
 }
 
-// authenticateClient checks client_secret_basic or client_secret_post and returns the client ID.
+// authenticateClient checks client_secret_basic, client_secret_post, none or private_key_jwt and
+// returns the client ID.
 func (p *Provider) authenticateClient(r *http.Request) (string, *oauthError) {
 	form := r.PostForm
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return p.authenticateAssertion(r)
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		if !p.allowsAuthMethod(authBasic) {
