@@ -1006,7 +1006,14 @@ func privateKeyJWT(registered bool) func(t *testing.T) {
 			if got := req.Form.Get("client_assertion_type"); got != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
 				t.Errorf("%s grant: client_assertion_type = %q", req.Form.Get("grant_type"), got)
 			}
-			jtis[claimOf(t, req.Form.Get("client_assertion"), "jti")] = true
+			assertion := req.Form.Get("client_assertion")
+			var claims struct {
+				Aud []string `json:"aud"`
+			}
+			if err := json.Unmarshal(jwtPayload(t, assertion), &claims); err != nil || len(claims.Aud) != 1 || claims.Aud[0] != p.TokenEndpoint() {
+				t.Errorf("%s grant: assertion aud = %q (%v), want the token endpoint alone", req.Form.Get("grant_type"), claims.Aud, err)
+			}
+			jtis[claimOf(t, assertion, "jti")] = true
 		}
 		if len(jtis) != 2 {
 			t.Errorf("the two token requests' assertions share their jti")

@@ -107,7 +107,7 @@ func TestClientAssertionTransport(t *testing.T) {
 		seen, bodies = append(seen, r), append(bodies, form)
 		return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 	})
-	tr := &clientAssertionTransport{next: next, tokenURL: "https://id.example/token", clientID: "c1", audience: "https://id.example", key: ck}
+	tr := &clientAssertionTransport{next: next, tokenURL: "https://id.example/token", clientID: "c1", audience: "https://id.example/token", key: ck}
 	for _, grant := range []string{"authorization_code", "refresh_token"} {
 		req, _ := http.NewRequest(http.MethodPost, "https://id.example/token", strings.NewReader(url.Values{"grant_type": {grant}, "client_id": {"c1"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -149,7 +149,7 @@ func TestClientAssertionTransport(t *testing.T) {
 		if err := json.Unmarshal(payload, &claims); err != nil {
 			t.Fatal(err)
 		}
-		if claims.Iss != "c1" || claims.Sub != "c1" || len(claims.Aud) != 1 || claims.Aud[0] != "https://id.example" || claims.Exp-claims.Iat != int64(clientAssertionLifetime.Seconds()) {
+		if claims.Iss != "c1" || claims.Sub != "c1" || len(claims.Aud) != 1 || claims.Aud[0] != "https://id.example/token" || claims.Exp-claims.Iat != int64(clientAssertionLifetime.Seconds()) {
 			t.Errorf("assertion claims = %+v", claims)
 		}
 		jtis[claims.Jti] = true

@@ -330,9 +330,11 @@ func (p *Provider) discover(ctx context.Context) error {
 	keySet := &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
 	client.Transport = keySet
 	if method == AuthMethodPrivateKeyJWT {
-		// The assertion's audience is the issuer, as OpenID Connect Core 9
-		// now asks, rather than the token endpoint's URL.
-		client.Transport = &clientAssertionTransport{next: keySet, tokenURL: meta.TokenEndpoint, clientID: p.cfg.ClientID, audience: p.cfg.Issuer, key: p.cfg.ClientKey}
+		// The assertion's audience is the token endpoint (OpenID Connect
+		// Core 9, RFC 7523 3), which fosite (Ory Hydra, Authelia), Okta
+		// and Entra ID check for; it is sent there alone, so it cannot be
+		// replayed elsewhere.
+		client.Transport = &clientAssertionTransport{next: keySet, tokenURL: meta.TokenEndpoint, clientID: p.cfg.ClientID, audience: meta.TokenEndpoint, key: p.cfg.ClientKey}
 	}
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),

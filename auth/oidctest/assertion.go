@@ -31,8 +31,8 @@ type clientKey struct {
 }
 
 // WithClientKey registers the client's public key for private_key_jwt under kid: the token endpoint
-// then accepts client assertions the key verifies, and requires their kid header to be kid, as Ory
-// Hydra does. Give WithTokenAuthMethods "private_key_jwt" to allow the method.
+// then accepts client assertions the key verifies, and, when kid is not empty, requires their kid
+// header to be kid. Give WithTokenAuthMethods "private_key_jwt" to allow the method.
 func WithClientKey(key crypto.PublicKey, kid string) Option {
 	return func(s *settings) error {
 		if !(&jose.JSONWebKey{Key: key}).Valid() {
