@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -110,3 +112,32 @@ func TestProviderFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestPortInUse: when the port is taken, latchkey says so and names the
+// setting that chooses another.
+func TestPortInUse(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+	for _, tt := range []struct {
+		name, want string
+		env        map[string]string
+		args       []string
+	}{
+		{name: "PORT", env: map[string]string{"PORT": port}, want: "choose another with PORT (or PORT=0"},
+		{name: "--port", env: map[string]string{}, args: []string{"--port=" + port}, want: "choose another with --port (or PORT=0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["DATA_DIR"] = t.TempDir()
+			err := run(context.Background(), "test", append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, io.Discard, io.Discard, nil)
+			if err == nil || !strings.Contains(err.Error(), "port "+port+" is in use") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run = %v; want it to say the port is in use and %q", err, tt.want)
+			}
+		})
+	}
+}
+

@@ -152,13 +152,13 @@ func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
 	if !cfg.loopbackOnly {
 		l, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 		if err != nil {
-			return nil, fmt.Errorf("listen on port %d: %w", cfg.port, err)
+			return nil, listenError(cfg, err)
 		}
 		return []net.Listener{l}, nil
 	}
 	v4, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.port)))
 	if err != nil {
-		return nil, fmt.Errorf("listen on 127.0.0.1 port %d: %w", cfg.port, err)
+		return nil, listenError(cfg, err)
 	}
 	port := strconv.Itoa(v4.Addr().(*net.TCPAddr).Port)
 	v6, err := net.Listen("tcp", net.JoinHostPort("::1", port))
@@ -171,6 +171,24 @@ func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
 		log.Debug("no IPv6 loopback: listening on 127.0.0.1 only", "err", err)
 	}
 	return []net.Listener{v4}, nil
+}
+
+// listenError says why latchkey could not listen, and for a port in use
+// which setting chooses another.
+func listenError(cfg *config, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("port %d is in use by another program: choose another with %s (or PORT=0 for any free one)", cfg.port, portSetting(cfg))
+	}
+	return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+}
+
+// portSetting names the setting that chooses the port, as the user gave
+// it, or both its names when it was not given.
+func portSetting(cfg *config) string {
+	if v, ok := cfg.given["PORT"]; ok {
+		return v.name
+	}
+	return "PORT or --port"
 }
 
 // maxHeaderBytes bounds a request's header. latchkey's own cookies take
