@@ -141,3 +141,27 @@ func TestPortInUse(t *testing.T) {
 	}
 }
 
+// TestInProcessCallsAreNotVisits: the calls latchkey makes to its own
+// development provider (discovery, keys, token, userinfo) are not logged
+// as visitors' requests; the browser's own steps through the provider are.
+func TestInProcessCallsAreNotVisits(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, map[string]string{})
+	app.waitReady(t)
+	b := newBrowser(t)
+	signIn := b.get(app.URL + "/login")
+	if dash := b.submit(signIn, "form", url.Values{"user": {"ada"}}); !dash.has("dashboard") {
+		t.Fatalf("login failed: %d at %s", dash.status, dash.url)
+	}
+	logs := app.logs.String()
+	for _, path := range []string{"/dev-idp/.well-known/openid-configuration", "/dev-idp/keys", "/dev-idp/oauth/token", "/dev-idp/userinfo"} {
+		if strings.Contains(logs, "level=INFO msg=request method=GET path="+path+" ") || strings.Contains(logs, "level=INFO msg=request method=POST path="+path+" ") {
+			t.Errorf("latchkey's own call to %s is logged as a visitor's request", path)
+		}
+	}
+	for _, path := range []string{"/login", "/dev-idp/authorize", "/callback"} {
+		if !strings.Contains(logs, "msg=request method=GET path="+path+" ") {
+			t.Errorf("the browser's request for %s is not in the log", path)
+		}
+	}
+}
