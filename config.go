@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
@@ -35,6 +36,9 @@ type config struct {
 	issuer          string   // empty: the development provider
 	clientID        string
 	clientSecret    string
+	tokenAuthMethod string        // "": chosen from discovery
+	clientKey       crypto.Signer // for private_key_jwt
+	clientKeyID     string
 	scopes          []string
 	sessionSecrets  []string
 	sessionStore    string // "" (embedded file), "memory", or a redis:// URL
@@ -119,6 +123,13 @@ func (c *config) settings() table {
 			usage: "client ID registered at the provider; required with an issuer"},
 		{name: "OIDC_CLIENT_SECRET", aliases: []string{"AUTH0_CLIENT_SECRET"}, flag: "oidc-client-secret", parse: text(&c.clientSecret),
 			usage: "client secret registered at the provider; none for a public client"},
+		{name: "OIDC_TOKEN_AUTH_METHOD", flag: "oidc-token-auth-method", shown: "client_secret_basic, or client_secret_post when discovery offers only that; none without a client secret",
+			parse: oneOf(&c.tokenAuthMethod, auth.AuthMethodBasic, auth.AuthMethodPost, auth.AuthMethodNone, auth.AuthMethodPrivateKeyJWT),
+			usage: "how latchkey authenticates at the provider's token endpoint, as the client is registered there: client_secret_basic, client_secret_post, none (a public client, PKCE alone) or private_key_jwt (OIDC_CLIENT_KEY_FILE); the provider's discovery must offer it"},
+		{name: "OIDC_CLIENT_KEY_FILE", flag: "oidc-client-key-file", parse: privateKeyFile(&c.clientKey),
+			usage: "PEM file of the client's private key (RSA, ECDSA or Ed25519) for private_key_jwt, which it implies: latchkey signs a client assertion with it for each token request; register its public key at the provider"},
+		{name: "OIDC_CLIENT_KEY_ID", flag: "oidc-client-key-id", shown: "the key's RFC 7638 thumbprint", parse: text(&c.clientKeyID),
+			usage: "the kid of the client assertions: the name the provider knows the client's key by"},
 		{name: "OIDC_SCOPES", flag: "oidc-scopes", def: "openid profile email", parse: words(&c.scopes),
 			usage: "scopes to request, separated by spaces or commas"},
 		{name: "DEV_PROVIDER", flag: "dev-provider", def: "auto", parse: oneOf(&c.devProvider, "auto", "off"),
@@ -333,6 +344,14 @@ func validate(c *config, t table) []problem {
 			bad("SESSION_SECRET", "%s: required with a real identity provider; make one with: openssl rand -base64 32", t.either("SESSION_SECRET"))
 		}
 	}
+	if hasIssuer {
+		problems = append(problems, c.clientAuthentication(t)...)
+	}
+	if _, ok := c.given["OIDC_CLIENT_KEY_ID"]; ok {
+		if _, ok := c.given["OIDC_CLIENT_KEY_FILE"]; !ok {
+			bad("OIDC_CLIENT_KEY_ID", "%s: names the key of OIDC_CLIENT_KEY_FILE, which is not set", c.nameOf("OIDC_CLIENT_KEY_ID"))
+		}
+	}
 	if c.sessionIdle > 0 && c.sessionMaxAge > 0 && c.sessionIdle > c.sessionMaxAge {
 		bad("SESSION_IDLE_TIMEOUT", "%s: %v is longer than %s (%v)", c.nameOf("SESSION_IDLE_TIMEOUT"), c.sessionIdle, c.nameOf("SESSION_MAX_AGE"), c.sessionMaxAge)
 	}
@@ -394,6 +413,36 @@ const defaultPrefix = "/.latchkey"
 // proxy (UPSTREAM), or asked by a front server (PROXY_PREFIX alone).
 func (c *config) front() bool { return c.prefix != "" || c.upstream != nil }
 
+// clientAuthentication checks that the client's credentials fit the token
+// endpoint authentication method: a secret for the client_secret methods,
+// a key file for private_key_jwt (which the file implies), neither for
+// none.
+func (c *config) clientAuthentication(t table) []problem {
+	var problems []problem
+	bad := func(setting, format string, a ...any) {
+		problems = append(problems, problem{setting, fmt.Sprintf(format, a...)})
+	}
+	_, hasSecret := c.given["OIDC_CLIENT_SECRET"]
+	_, hasKey := c.given["OIDC_CLIENT_KEY_FILE"]
+	method, chosen := c.tokenAuthMethod, c.tokenAuthMethod != ""
+	if !chosen && hasKey {
+		method = auth.AuthMethodPrivateKeyJWT
+	}
+	switch {
+	case hasKey && method != auth.AuthMethodPrivateKeyJWT:
+		bad("OIDC_CLIENT_KEY_FILE", "%s: used only with private_key_jwt, but %s is %s", c.nameOf("OIDC_CLIENT_KEY_FILE"), c.nameOf("OIDC_TOKEN_AUTH_METHOD"), method)
+	case method == auth.AuthMethodPrivateKeyJWT && !hasKey:
+		bad("OIDC_TOKEN_AUTH_METHOD", "%s: private_key_jwt needs OIDC_CLIENT_KEY_FILE", c.nameOf("OIDC_TOKEN_AUTH_METHOD"))
+	case method == auth.AuthMethodPrivateKeyJWT && hasSecret:
+		bad("OIDC_CLIENT_SECRET", "%s: not used with private_key_jwt, which signs with OIDC_CLIENT_KEY_FILE instead; remove it", c.nameOf("OIDC_CLIENT_SECRET"))
+	case (method == auth.AuthMethodBasic || method == auth.AuthMethodPost) && !hasSecret:
+		bad("OIDC_TOKEN_AUTH_METHOD", "%s: %s needs %s", c.nameOf("OIDC_TOKEN_AUTH_METHOD"), method, t.either("OIDC_CLIENT_SECRET"))
+	case method == auth.AuthMethodNone && hasSecret:
+		bad("OIDC_TOKEN_AUTH_METHOD", "%s: none sends no client secret, but %s is set; remove one of them", c.nameOf("OIDC_TOKEN_AUTH_METHOD"), c.nameOf("OIDC_CLIENT_SECRET"))
+	}
+	return problems
+}
+
 // callbackTimeout bounds a whole callback: it makes up to two calls to
 // the provider (the code exchange, then userinfo), each of which may take
 // PROVIDER_TIMEOUT.
@@ -411,7 +460,7 @@ func (c *config) writeTimeout() time.Duration {
 // on a loopback host.
 func (c *config) notADevelopersMachine() []string {
 	var found []string
-	for _, setting := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} {
+	for _, setting := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_TOKEN_AUTH_METHOD", "OIDC_CLIENT_KEY_FILE", "OIDC_CLIENT_KEY_ID"} {
 		if v, ok := c.given[setting]; ok {
 			found = append(found, v.name+" is set")
 		}
@@ -685,6 +734,28 @@ func issuerURL(target *string) func(value) error {
 			return fmt.Errorf("%q must use https (http is allowed for localhost only)", issuer)
 		}
 		*target = issuer
+		return nil
+	}
+}
+
+// privateKeyFile reads a PEM private key from the file the value names.
+func privateKeyFile(target *crypto.Signer) func(value) error {
+	return func(v value) error {
+		f, err := os.Open(v.text)
+		if err != nil {
+			return fmt.Errorf("cannot read the key file: %w", err)
+		}
+		defer f.Close()
+		// A key file is a few kilobytes; a larger one is not one.
+		data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+		if err != nil {
+			return fmt.Errorf("cannot read the key file: %w", err)
+		}
+		key, err := auth.ParsePrivateKey(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.text, err)
+		}
+		*target = key
 		return nil
 	}
 }

@@ -88,14 +88,15 @@ func TestLoadConfigValues(t *testing.T) {
 				"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "OIDC_CLIENT_SECRET": "csecret",
 				"OIDC_SCOPES": "openid,email", "SESSION_SECRET": goodSecret + ", " + otherSecret,
 				"SESSION_MAX_AGE": "2h", "PROVIDER_TIMEOUT": "3s", "LOG_LEVEL": "debug",
+				"OIDC_TOKEN_AUTH_METHOD": "client_secret_post",
 			},
 			args: []string{"--env-file="},
 			check: func(t *testing.T, cfg *config) {
 				if cfg.port != 8080 || cfg.host != "127.0.0.1" || cfg.baseURL.String() != "https://app.example.com" {
 					t.Errorf("listen = %q:%d base %v", cfg.host, cfg.port, cfg.baseURL)
 				}
-				if cfg.issuer != "https://id.example.com" || cfg.clientID != "cid" || cfg.clientSecret != "csecret" {
-					t.Errorf("provider = %q %q %q", cfg.issuer, cfg.clientID, cfg.clientSecret)
+				if cfg.issuer != "https://id.example.com" || cfg.clientID != "cid" || cfg.clientSecret != "csecret" || cfg.tokenAuthMethod != "client_secret_post" {
+					t.Errorf("provider = %q %q %q %q", cfg.issuer, cfg.clientID, cfg.clientSecret, cfg.tokenAuthMethod)
 				}
 				if !slices.Equal(cfg.scopes, []string{"openid", "email"}) {
 					t.Errorf("scopes = %q", cfg.scopes)
@@ -105,6 +106,19 @@ func TestLoadConfigValues(t *testing.T) {
 				}
 				if cfg.sessionMaxAge != 2*time.Hour || cfg.providerTimeout != 3*time.Second || cfg.logLevel != slog.LevelDebug {
 					t.Errorf("max age %v, timeout %v, log level %v", cfg.sessionMaxAge, cfg.providerTimeout, cfg.logLevel)
+				}
+			},
+		},
+		{
+			name: "a client key implies private_key_jwt",
+			env: map[string]string{
+				"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret,
+				"OIDC_CLIENT_KEY_FILE": clientKeyFile, "OIDC_CLIENT_KEY_ID": "k1",
+			},
+			args: []string{"--env-file="},
+			check: func(t *testing.T, cfg *config) {
+				if cfg.clientKey == nil || cfg.clientKeyID != "k1" || cfg.clientSecret != "" {
+					t.Errorf("client key %T, kid %q, secret %q; want the key, k1 and no secret", cfg.clientKey, cfg.clientKeyID, cfg.clientSecret)
 				}
 			},
 		},
@@ -258,6 +272,9 @@ func TestLoadConfigWithoutDotenvInWorkingDirectory(t *testing.T) {
 	}
 }
 
+// clientKeyFile is a private key in PEM, for the private_key_jwt settings.
+const clientKeyFile = "auth/oidctest/testdata/rsa-2048-1.pem"
+
 func TestLoadConfigErrors(t *testing.T) {
 	provider := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "cid", "SESSION_SECRET": goodSecret}
 	missingEnvFile := filepath.Join(t.TempDir(), "missing.env")
@@ -285,6 +302,16 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "issuer without a scheme", env: changed(provider, map[string]string{"OIDC_ISSUER": "id.example.com"}), want: []string{"OIDC_ISSUER"}},
 		{name: "issuer without a client id", env: changed(provider, map[string]string{"OIDC_CLIENT_ID": ""}), want: []string{"OIDC_CLIENT_ID"}},
 		{name: "client id without an issuer", env: map[string]string{"OIDC_CLIENT_ID": "cid"}, want: []string{"OIDC_ISSUER"}},
+		{name: "unknown token auth method", env: changed(provider, map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_jwt"}), want: []string{"OIDC_TOKEN_AUTH_METHOD"}},
+		{name: "secret method without a secret", env: changed(provider, map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_post"}), want: []string{"OIDC_TOKEN_AUTH_METHOD"}},
+		{name: "no method with a secret", env: changed(provider, map[string]string{"OIDC_TOKEN_AUTH_METHOD": "none", "OIDC_CLIENT_SECRET": "s3cret"}), want: []string{"OIDC_TOKEN_AUTH_METHOD"}},
+		{name: "token auth method without an issuer", env: map[string]string{"OIDC_TOKEN_AUTH_METHOD": "none"}, want: []string{"OIDC_ISSUER"}},
+		{name: "private_key_jwt without a key file", env: changed(provider, map[string]string{"OIDC_TOKEN_AUTH_METHOD": "private_key_jwt"}), want: []string{"OIDC_TOKEN_AUTH_METHOD"}},
+		{name: "client key with a secret", env: changed(provider, map[string]string{"OIDC_CLIENT_KEY_FILE": clientKeyFile, "OIDC_CLIENT_SECRET": "s3cret"}), want: []string{"OIDC_CLIENT_SECRET"}},
+		{name: "client key with a secret method", env: changed(provider, map[string]string{"OIDC_CLIENT_KEY_FILE": clientKeyFile, "OIDC_CLIENT_SECRET": "s3cret", "OIDC_TOKEN_AUTH_METHOD": "client_secret_basic"}), want: []string{"OIDC_CLIENT_KEY_FILE"}},
+		{name: "client key file missing", env: changed(provider, map[string]string{"OIDC_CLIENT_KEY_FILE": missingEnvFile}), want: []string{"OIDC_CLIENT_KEY_FILE"}},
+		{name: "client key file not a key", env: changed(provider, map[string]string{"OIDC_CLIENT_KEY_FILE": "go.mod"}), want: []string{"OIDC_CLIENT_KEY_FILE"}},
+		{name: "client key id without a key", env: changed(provider, map[string]string{"OIDC_CLIENT_KEY_ID": "k1", "OIDC_CLIENT_SECRET": "s3cret"}), want: []string{"OIDC_CLIENT_KEY_ID"}},
 		{name: "zero session lifetime", env: map[string]string{"SESSION_MAX_AGE": "0s"}, want: []string{"SESSION_MAX_AGE"}},
 		{name: "provider timeout not a duration", env: map[string]string{"PROVIDER_TIMEOUT": "soon"}, want: []string{"PROVIDER_TIMEOUT"}},
 		{name: "provider timeout over a minute", env: map[string]string{"PROVIDER_TIMEOUT": "61s"}, want: []string{"PROVIDER_TIMEOUT"}},

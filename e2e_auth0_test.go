@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -110,7 +111,7 @@ func TestAuth0(t *testing.T) {
 			waitFor(t, "discovery of the Auth0 tenant", p.Ready)
 
 			attempt := auth.NewLoginAttempt("/dashboard", false)
-			authURL, err := p.AuthCodeURL(attempt)
+			authURL, err := p.AuthCodeURL(t.Context(), attempt)
 			if err != nil {
 				t.Fatalf("authorization URL: %v", err)
 			}
@@ -162,12 +163,13 @@ func TestAuth0IssuerWithoutTrailingSlash(t *testing.T) {
 	tenant := newAuth0Tenant(t, false)
 	var log outputBuffer
 	p := tenant.provider(t, strings.TrimSuffix(auth0Issuer, "/"), slog.New(slog.NewTextHandler(&log, nil)))
-	waitFor(t, "a failed discovery", func() bool { return strings.Contains(log.String(), "discovery failed") })
+	waitFor(t, "a failed discovery", func() bool { return strings.Contains(log.String(), "identity provider misconfigured") })
 	if p.Ready() {
 		t.Error("the provider became ready with an issuer that is not the tenant's")
 	}
-	if !strings.Contains(log.String(), `not the configured \"https://`+auth0Domain+`\"`) {
-		t.Errorf("discovery should fail for the issuer's mismatch, log:\n%s", log.String())
+	want := fmt.Sprintf("issuer mismatch: configured %q, provider says %q", "https://"+auth0Domain, auth0Issuer)
+	if got := p.Misconfiguration(); got == nil || got.Error() != want {
+		t.Errorf("Misconfiguration = %v, want %s\nlog:\n%s", got, want, log.String())
 	}
 }
 

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -248,13 +255,8 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "rp-discovery-issuer-not-matching-config", profile: profileConfig, name: "discovery issuer INVALID",
-			what: `discovery issuer+"INVALID" → refuse the provider: /readyz and /login 503, never sent to it`,
-			test: loginCase{
-				want: refuseProvider,
-				setup: func(p *oidctest.Provider) {
-					p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: p.Issuer() + "INVALID"})
-				},
-			}.run,
+			what: `discovery issuer+"INVALID" → refuse the provider, never sent to it: /readyz 503 "issuer mismatch: configured X, provider says Y", /login 503 "misconfigured"; logged once per change`,
+			test: issuerMismatch,
 		},
 		{
 			id: "rp-key-rotation-op-sign-key", profile: profileConfig, name: "new kid on the second token",
@@ -454,14 +456,59 @@ func conformanceCases() []conformanceCase {
 			test: refreshRefused(oidctest.Behavior{IDToken: changeClaim("sub", func(any) any { return "someone-else" })}),
 		},
 		{
+			id: "Q1", profile: profileRefresh, name: "access token rejected",
+			what: "userinfo answers 401 invalid_token to a live access token (revoked, or a provider restarted) → refresh once, read again: 200 with the profile",
+			test: userinfoRejected,
+		},
+		{
+			id: "Q1", profile: profileRefresh, name: "access token rejected, refresh refused",
+			what: "userinfo 401 invalid_token, then the refresh answered invalid_grant → the session ends (401, HX-Redirect /)",
+			test: func(t *testing.T) {
+				p, app, r := signInWithRefreshToken(t)
+				p.RevokeAccessTokens()
+				checkRefreshRefused(t, p, app, r, oidctest.Behavior{RefreshError: "invalid_grant"})
+			},
+		},
+		{
+			id: "Q1", profile: profileRefresh, name: "every access token rejected",
+			what: "userinfo 401 to every access token, a fresh one too → one refresh, then 502; the session stays",
+			test: userinfoFails(http.StatusUnauthorized, http.StatusBadGateway, 1),
+		},
+		{
+			id: "Q1", profile: profileRefresh, name: "userinfo 503",
+			what: "userinfo 503 → \"unavailable\" (503), no refresh; the session stays",
+			test: userinfoFails(http.StatusServiceUnavailable, http.StatusServiceUnavailable, 0),
+		},
+		{
+			id: "Q2", profile: profileRefresh, name: "stale kid",
+			what: "key rotated; the refreshed ID token names the old kid but is signed with the new key (Hydra, Authelia) → accept with the published key that verifies it, log the stale kid",
+			test: refreshStaleKid(oidctest.SignValid, false, true),
+		},
+		{
+			id: "Q2", profile: profileRefresh, name: "stale kid, old key withdrawn",
+			what: "as above, the old key no longer published → fetch the keys once more, accept, log the stale kid",
+			test: refreshStaleKid(oidctest.SignValid, true, true),
+		},
+		{
+			id: "Q2", profile: profileRefresh, name: "stale kid, no key verifies",
+			what: "refreshed ID token naming the old kid, signed with a key never published → refuse: the session ends (401, HX-Redirect /)",
+			test: refreshStaleKid(oidctest.SignUnknownKey, false, false),
+		},
+		{
 			id: "F6", profile: profileRefresh, name: "five at once",
 			what: "5 concurrent requests, access token expired → one refresh grant, with the rotated token (R19); five 200s",
 			test: refreshFiveAtOnce,
 		},
 		{
 			id: "R19", profile: profileRefresh, name: "invalid_grant",
-			what: "refresh answered invalid_grant → the session ends (401, HX-Redirect /), the old cookie is dead",
+			what: "refresh answered invalid_grant, as Dex does once the user logged in elsewhere → the session ends (401, HX-Redirect /), the old cookie is dead; the page blames no one",
 			test: refreshRefused(oidctest.Behavior{RefreshError: "invalid_grant"}),
+		},
+
+		{
+			id: "Q4", profile: profileRefresh, name: "one refresh token per user",
+			what: "the provider keeps one refresh token per user and client (Dex); the user logs in in a second browser → the first browser's refresh is refused and its session ends, the page blaming no one; the second goes on",
+			test: oneRefreshTokenPerUser,
 		},
 
 		// RFC 9207.
@@ -499,6 +546,34 @@ func conformanceCases() []conformanceCase {
 			test: loginCase{
 				want: accept, opts: []oidctest.Option{oidctest.WithTokenAuthMethods("client_secret_post")},
 				check: checkClientSecretPost,
+			}.run,
+		},
+		{
+			id: "rp-token_endpoint-client_secret_post", profile: profileClient, name: "chosen, both offered",
+			what: "OIDC_TOKEN_AUTH_METHOD=client_secret_post, discovery lists basic and post, the client is registered for post (Hydra, Okta, Keycloak) → secret in the body; login succeeds",
+			test: loginCase{
+				want: accept, opts: []oidctest.Option{oidctest.WithClientAuthMethod("client_secret_post")},
+				env:   map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_post"},
+				check: checkClientSecretPost,
+			}.run,
+		},
+		{
+			id: "rp-token_endpoint-private_key_jwt", profile: profileClient, name: "private_key_jwt",
+			what: "OIDC_CLIENT_KEY_FILE (an EC key, as openssl writes it), a provider that takes only private_key_jwt and checks each assertion (registered key and kid, iss = sub = client_id, aud, exp, jti once) → login and refresh succeed, no secret anywhere",
+			test: privateKeyJWT(true),
+		},
+		{
+			id: "rp-token_endpoint-private_key_jwt", profile: profileClient, name: "unregistered key",
+			what: "OIDC_CLIENT_KEY_FILE holds a key the provider does not know → the token endpoint refuses the assertion: reject, no session",
+			test: privateKeyJWT(false),
+		},
+		{
+			id: "Q3", profile: profileClient, name: "chosen method not offered",
+			what: "OIDC_TOKEN_AUTH_METHOD=client_secret_post, discovery lists only client_secret_basic → refuse the provider as misconfigured: /readyz and the log name the setting and what discovery offers",
+			test: loginCase{
+				want: refuseProvider, opts: []oidctest.Option{oidctest.WithTokenAuthMethods("client_secret_basic")},
+				env:     map[string]string{"OIDC_TOKEN_AUTH_METHOD": "client_secret_post"},
+				problem: "token endpoint authentication method client_secret_post (OIDC_TOKEN_AUTH_METHOD) is not one the provider's discovery offers: client_secret_basic",
 			}.run,
 		},
 		{
@@ -588,7 +663,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R13", profile: profileClient, name: "no end_session endpoint",
-			what: "provider without end_session → local logout, straight back to /",
+			what: "provider without end_session (Dex, Authelia) → local logout, straight back to /, which says \"still signed in at <provider host>\"",
 			test: logoutWithoutEndSession,
 		},
 		{
@@ -639,19 +714,29 @@ func conformanceCases() []conformanceCase {
 			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("iat", unixIn(auth.ClockSkew+skewMargin))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp in 65s",
-			what: "exp 65 s ahead → accept: exp must be after now + ClockSkew (the library applies the skew strictly)",
-			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(auth.ClockSkew+skewMargin))}}.run,
+			id: "F8", profile: profileClient, name: "exp in 30s",
+			what: "an ID token with 30 s left, as a provider with one-minute ID tokens gives (Dex idTokens: 1m) → accept",
+			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(30*time.Second))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp in 55s",
-			what: "exp 55 s ahead → reject: a token with less than ClockSkew (1 min) left counts as expired",
-			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(auth.ClockSkew-skewMargin))}}.run,
+			id: "F8", profile: profileClient, name: "exp 25s ago",
+			what: "exp 25 s ago, within the 30-s ExpiryLeeway → accept",
+			test: loginCase{want: accept, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-auth.ExpiryLeeway+skewMargin))}}.run,
 		},
 		{
-			id: "F8", profile: profileClient, name: "exp 1s ago",
-			what: "exp one second ago → reject",
-			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-time.Second))}}.run,
+			id: "F8", profile: profileClient, name: "exp 35s ago",
+			what: "exp 35 s ago, beyond the 30-s ExpiryLeeway → reject, no userinfo call",
+			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", unixIn(-auth.ExpiryLeeway-skewMargin))}}.run,
+		},
+		{
+			id: "F8", profile: profileClient, name: "exp removed",
+			what: "ID token without exp → reject, no userinfo call",
+			test: loginCase{want: reject, noUserinfo: true, behavior: oidctest.Behavior{IDToken: changeClaim("exp", nil)}}.run,
+		},
+		{
+			id: "F8", profile: profileRefresh, name: "refreshed exp in 30s",
+			what: "refreshed ID token with 30 s left → the session goes on with it",
+			test: refreshAccepted(oidctest.Behavior{IDToken: changeClaim("exp", unixIn(30*time.Second))}),
 		},
 		{
 			id: "F8", profile: profileClient, name: "nbf in 55s",
@@ -685,7 +770,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "F10", profile: profileClient, name: "provider down at start",
-			what: "discovery down at start → process up, /login 503; once it is back, /login works without a restart",
+			what: "discovery down at start → process up, /login 503, logins at once not multiplying discovery; once it is back, the first /login works, without a restart",
 			test: providerDownAtStart,
 		},
 	}
@@ -736,6 +821,8 @@ type loginCase struct {
 	// setup runs on the provider before the app starts.
 	setup func(p *oidctest.Provider)
 	want  outcome
+	// problem is what /readyz says of a provider refused as misconfigured.
+	problem string
 	// status is the status a rejection must have; any 4xx when zero.
 	status int
 	// noUserinfo: the app must refuse before asking for userinfo.
@@ -754,7 +841,7 @@ func (lc loginCase) run(t *testing.T) {
 	}
 	app := startApp(t, providerEnv(p, lc.env))
 	if lc.want == refuseProvider {
-		checkProviderRefused(t, app, p)
+		checkProviderRefused(t, app, p, lc.problem)
 		return
 	}
 	app.waitReady(t)
@@ -782,22 +869,55 @@ func (lc loginCase) run(t *testing.T) {
 }
 
 // checkProviderRefused: a provider whose discovery does not fit the
-// configuration is never used: not ready, and /login answers 503.
-func checkProviderRefused(t *testing.T, app *testApp, p *oidctest.Provider) {
+// configuration is never used: not ready, /readyz says why in the line
+// that names the problem, and /login answers 503 saying that the provider
+// is misconfigured, not that it is down.
+func checkProviderRefused(t *testing.T, app *testApp, p *oidctest.Provider, problem string) {
 	t.Helper()
-	waitFor(t, "a failed discovery", func() bool { return strings.Contains(app.logs.String(), "discovery failed") })
+	waitFor(t, "the misconfiguration logged", func() bool { return strings.Contains(app.logs.String(), loggedProblem(problem)) })
 	b, _ := newRecordingBrowser(t)
-	if ready := b.get(app.URL + "/readyz"); ready.status != http.StatusServiceUnavailable {
-		t.Errorf("/readyz = %d, want 503", ready.status)
+	if ready := b.get(app.URL + "/readyz"); ready.status != http.StatusServiceUnavailable || !strings.Contains(ready.body, "identity provider: "+problem+"\n") {
+		t.Errorf("/readyz = %d %q, want 503 with the line %q", ready.status, ready.body, "identity provider: "+problem)
 	}
 	page := b.get(app.URL + "/login")
 	if page.status != http.StatusServiceUnavailable || !page.has("error") {
 		t.Errorf("/login should answer a 503 error page, got %d at %s:\n%s", page.status, page.url, page.body)
 	}
+	if msg := page.text("error"); !strings.Contains(msg, "misconfigured") || strings.Contains(msg, "in a moment") || page.has("try-again") {
+		t.Errorf("/login should say that the identity provider is misconfigured, without asking to try again: %q", msg)
+	}
+	assertNoInternals(t, page.body, p)
 	if n := p.AuthorizeCalls(); n != 0 {
 		t.Errorf("the browser was sent to the provider %d times", n)
 	}
 	assertAnonymous(t, app, b)
+}
+
+// loggedProblem is a misconfiguration as the log says it.
+func loggedProblem(problem string) string { return "problem=" + strconv.Quote(problem) }
+
+// issuerMismatch: a provider whose discovery names another issuer is
+// refused as misconfigured, which the log says once per change of what it
+// names, however often discovery is tried again.
+func issuerMismatch(t *testing.T) {
+	p := oidctest.New(t)
+	wrong := p.Issuer() + "INVALID"
+	p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: wrong})
+	app := startApp(t, providerEnv(p, nil))
+	problem := fmt.Sprintf("issuer mismatch: configured %q, provider says %q", p.Issuer(), wrong)
+	checkProviderRefused(t, app, p, problem)
+	calls := p.DiscoveryCalls()
+	waitFor(t, "two more discovery attempts", func() bool { return p.DiscoveryCalls() >= calls+2 })
+	if n := strings.Count(app.logs.String(), loggedProblem(problem)); n != 1 {
+		t.Errorf("the mismatch is logged %d times after %d discovery attempts, want once:\n%s", n, p.DiscoveryCalls(), app.logs)
+	}
+
+	other := p.Issuer() + "/other"
+	p.SetBehavior(oidctest.Behavior{DiscoveryIssuer: other})
+	checkProviderRefused(t, app, p, fmt.Sprintf("issuer mismatch: configured %q, provider says %q", p.Issuer(), other))
+	if n := strings.Count(app.logs.String(), "identity provider misconfigured"); n != 2 {
+		t.Errorf("%d misconfigurations logged after one change, want 2:\n%s", n, app.logs)
+	}
 }
 
 func checkHappyPath(t *testing.T, r *loginRun) {
@@ -829,6 +949,78 @@ func checkHappyPath(t *testing.T, r *loginRun) {
 	}
 	if n := r.p.TokenCalls(); n != 1 {
 		t.Errorf("token requests = %d, want 1", n)
+	}
+}
+
+// privateKeyJWT signs in with private_key_jwt, through a provider that
+// knows the client's key when registered says so, and then refreshes.
+func privateKeyJWT(registered bool) func(t *testing.T) {
+	return func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "client-key.pem")
+		if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		thumb, err := (&jose.JSONWebKey{Key: key.Public()}).Thumbprint(crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid := base64.RawURLEncoding.EncodeToString(thumb) // latchkey's default kid
+		known := key.Public()
+		if !registered {
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			known = other.Public()
+		}
+		p := oidctest.New(t, oidctest.WithTokenAuthMethods("private_key_jwt"), oidctest.WithClientKey(known, kid), oidctest.WithOfflineAccess(true))
+		app := startApp(t, providerEnv(p, map[string]string{"OIDC_CLIENT_SECRET": "", "OIDC_CLIENT_KEY_FILE": file}))
+		app.waitReady(t)
+		if !registered {
+			assertRejected(t, login(t, app, p, "/login"), http.StatusBadRequest)
+			return
+		}
+		p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+		r := signIn(t, app, p)
+		p.SetBehavior(oidctest.Behavior{})
+		if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK {
+			t.Fatalf("refresh = %d, want 200:\n%s\nlogs:\n%s", status, body, app.logs)
+		}
+		reqs := p.Requests(oidctest.EndpointToken)
+		if len(reqs) != 2 || reqs[1].Form.Get("grant_type") != "refresh_token" {
+			t.Fatalf("%d token requests, want the code exchange and a refresh", len(reqs))
+		}
+		jtis := map[string]bool{}
+		for _, req := range reqs {
+			if req.Header.Get("Authorization") != "" || req.Form.Has("client_secret") {
+				t.Errorf("%s grant: a secret was sent besides the assertion", req.Form.Get("grant_type"))
+			}
+			if got := req.Form.Get("client_assertion_type"); got != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+				t.Errorf("%s grant: client_assertion_type = %q", req.Form.Get("grant_type"), got)
+			}
+			assertion := req.Form.Get("client_assertion")
+			var claims struct {
+				Aud []string `json:"aud"`
+			}
+			if err := json.Unmarshal(jwtPayload(t, assertion), &claims); err != nil || len(claims.Aud) != 1 || claims.Aud[0] != p.TokenEndpoint() {
+				t.Errorf("%s grant: assertion aud = %q (%v), want the token endpoint alone", req.Form.Get("grant_type"), claims.Aud, err)
+			}
+			jtis[claimOf(t, assertion, "jti")] = true
+		}
+		if len(jtis) != 2 {
+			t.Errorf("the two token requests' assertions share their jti")
+		}
+		if !strings.Contains(app.logs.String(), kid) {
+			t.Errorf("the log does not name the client key's kid %s", kid)
+		}
 	}
 }
 
@@ -1253,10 +1445,23 @@ func signInForRefresh(t *testing.T) (*oidctest.Provider, *testApp, *loginRun) {
 	return p, app, r
 }
 
-func refreshValid(t *testing.T) {
-	p, app, r := signInForRefresh(t)
+func refreshValid(t *testing.T) { refreshAccepted(oidctest.Behavior{})(t) }
+
+// refreshAccepted: once the provider behaves as b, a refresh succeeds and
+// the session goes on with the refreshed ID token.
+func refreshAccepted(b oidctest.Behavior) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInForRefresh(t)
+		checkRefreshAccepted(t, p, app, r, b)
+	}
+}
+
+// checkRefreshAccepted refreshes r's session through a provider behaving
+// as b, and checks that the session goes on with the refreshed ID token.
+func checkRefreshAccepted(t *testing.T, p *oidctest.Provider, app *testApp, r *loginRun, b oidctest.Behavior) {
+	t.Helper()
 	first := p.LastIDToken()
-	p.SetBehavior(oidctest.Behavior{})
+	p.SetBehavior(b)
 	if status, _, body := refreshProfile(t, app, r.b, r.final); status != http.StatusOK || !strings.Contains(body, "Welcome "+oidctest.DefaultName) {
 		t.Fatalf("refresh = %d, want 200 with the profile panel:\n%s\nlogs:\n%s", status, body, app.logs)
 	}
@@ -1280,24 +1485,146 @@ func refreshValid(t *testing.T) {
 func refreshRefused(b oidctest.Behavior) func(t *testing.T) {
 	return func(t *testing.T) {
 		p, app, r := signInForRefresh(t)
-		saved := r.b.cookie(app.URL, "latchkey").Value
-		p.SetBehavior(b)
-		status, header, body := refreshProfile(t, app, r.b, r.final)
-		if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
-			t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /\nlogs:\n%s", status, header.Get("HX-Redirect"), app.logs)
-		}
-		if header.Get("Location") != "" {
-			t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
-		}
-		if !strings.Contains(body, `data-testid="error"`) {
-			t.Errorf("refused refresh should answer the error card:\n%s", body)
+		checkRefreshRefused(t, p, app, r, b)
+	}
+}
+
+// checkRefreshRefused refreshes r's session through a provider behaving as
+// b, and checks that the refresh fails and the session ends, the old
+// cookie with it.
+func checkRefreshRefused(t *testing.T, p *oidctest.Provider, app *testApp, r *loginRun, b oidctest.Behavior) {
+	t.Helper()
+	saved := r.b.cookie(app.URL, "latchkey").Value
+	p.SetBehavior(b)
+	status, header, body := refreshProfile(t, app, r.b, r.final)
+	if status != http.StatusUnauthorized || header.Get("HX-Redirect") != "/" {
+		t.Errorf("refused refresh = %d HX-Redirect %q, want 401 and HX-Redirect /\nlogs:\n%s", status, header.Get("HX-Redirect"), app.logs)
+	}
+	if header.Get("Location") != "" {
+		t.Errorf("the htmx answer carries Location %q", header.Get("Location"))
+	}
+	if !strings.Contains(body, `data-testid="error"`) {
+		t.Errorf("refused refresh should answer the error card:\n%s", body)
+	}
+	// Whatever the cause — a revoked grant, a login elsewhere at a provider
+	// that keeps one refresh token per user (Dex), a token that failed a
+	// check — the words are true, and blame neither the user nor anyone.
+	if msg := errorMessage(t, body); msg != "Your sign-in could not be renewed, so this session has ended. Please log in again." {
+		t.Errorf("refused refresh says %q", msg)
+	}
+	assertNoInternals(t, body, p)
+	if n := len(refreshGrants(p)); n != 1 {
+		t.Errorf("%d refresh grants, want 1", n)
+	}
+	assertAnonymous(t, app, r.b)
+	assertAnonymous(t, app, holding(t, app, saved))
+}
+
+// errorMessage is the message of the error card in body.
+func errorMessage(t *testing.T, body string) string {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(doc.Find(`[data-testid="error-message"]`).Text())
+}
+
+// oneRefreshTokenPerUser: at a provider that keeps one refresh token per
+// user and client, a second login spends the first's; the first session
+// ends at its next refresh, the second is unharmed.
+func oneRefreshTokenPerUser(t *testing.T) {
+	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true), oidctest.WithOneRefreshTokenPerUser())
+	p.SetBehavior(oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	first, second := signIn(t, app, p), signIn(t, app, p)
+	checkRefreshRefused(t, p, app, first, oidctest.Behavior{AccessTokenLifetime: -time.Minute})
+	if status, _, body := refreshProfile(t, app, second.b, second.final); status != http.StatusOK {
+		t.Errorf("the second browser's refresh = %d, want 200:\n%s", status, body)
+	}
+	assertSessionValid(t, app, second.b)
+}
+
+// signInWithRefreshToken signs a browser in through a provider that gives
+// refresh tokens, with an access token good for an hour.
+func signInWithRefreshToken(t *testing.T) (*oidctest.Provider, *testApp, *loginRun) {
+	t.Helper()
+	p, app := startWithProvider(t, nil, oidctest.WithOfflineAccess(true))
+	return p, app, signIn(t, app, p)
+}
+
+// userinfoRejected: the provider forgets the access token, which has not
+// expired; Refresh profile refreshes it once and reads userinfo again.
+func userinfoRejected(t *testing.T) {
+	p, app, r := signInWithRefreshToken(t)
+	p.RevokeAccessTokens()
+	const n = 3 // at once, as from three tabs
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			status, _, body, err := sendRefresh(r.b.client, app.URL, csrfOf(r.final))
+			if err != nil || status != http.StatusOK || !strings.Contains(body, "Welcome "+oidctest.DefaultName) {
+				t.Errorf("refresh with a rejected access token = %d %v, want 200 with the profile panel:\n%s", status, err, body)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.Logf("logs:\n%s", app.logs)
+	}
+	if got := len(refreshGrants(p)); got != 1 {
+		t.Errorf("%d refresh grants for %d requests, want 1", got, n)
+	}
+	if got, most := p.UserinfoCalls(), 1+2*n; got <= n || got > most {
+		t.Errorf("%d userinfo requests, want the login's, and for each request the rejected one and one after the refresh (at most %d)", got, most)
+	}
+	// The refreshed access token is kept: the next read needs no refresh.
+	if status, _, _ := refreshProfile(t, app, r.b, r.final); status != http.StatusOK || len(refreshGrants(p)) != 1 {
+		t.Errorf("the next refresh = %d after %d refresh grants, want 200 and no new grant", status, len(refreshGrants(p)))
+	}
+	assertSessionValid(t, app, r.b)
+}
+
+// userinfoFails: userinfo answers status to every access token; Refresh
+// profile answers want after the given number of refresh grants, and the
+// session stays.
+func userinfoFails(status, want, grants int) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInWithRefreshToken(t)
+		p.SetBehavior(oidctest.Behavior{UserinfoStatus: status})
+		got, _, body := refreshProfile(t, app, r.b, r.final)
+		if got != want || !strings.Contains(body, `data-testid="error"`) {
+			t.Errorf("refresh while userinfo answers %d = %d, want %d with the error card:\n%s\nlogs:\n%s", status, got, want, body, app.logs)
 		}
 		assertNoInternals(t, body, p)
-		if n := len(refreshGrants(p)); n != 1 {
-			t.Errorf("%d refresh grants, want 1", n)
+		if n := len(refreshGrants(p)); n != grants {
+			t.Errorf("%d refresh grants, want %d", n, grants)
 		}
-		assertAnonymous(t, app, r.b)
-		assertAnonymous(t, app, holding(t, app, saved))
+		assertSessionValid(t, app, r.b)
+	}
+}
+
+// refreshStaleKid: the provider rotates its signing key after the login,
+// and withdraws the old one if unpublish says so; the refreshed ID token,
+// signed as sign says, names the old key's kid, as Ory Hydra and Authelia
+// do. accepted says whether the refresh must succeed, the stale kid
+// logged, or fail and end the session.
+func refreshStaleKid(sign oidctest.SignMode, unpublish, accepted bool) func(t *testing.T) {
+	return func(t *testing.T) {
+		p, app, r := signInForRefresh(t)
+		oldKid := p.KeyID()
+		p.RotateKey()
+		if unpublish {
+			p.UnpublishOldKeys()
+		}
+		b := oidctest.Behavior{Sign: sign, Kid: oldKid}
+		if !accepted {
+			checkRefreshRefused(t, p, app, r, b)
+			return
+		}
+		checkRefreshAccepted(t, p, app, r, b)
+		if logs := app.logs.String(); !strings.Contains(logs, "stale kid") || !strings.Contains(logs, oldKid) {
+			t.Errorf("the log does not say that the provider sent a stale kid (%s):\n%s", oldKid, logs)
+		}
 	}
 }
 
@@ -1837,6 +2164,12 @@ func logoutWithoutEndSession(t *testing.T) {
 	if !home.has("login-box") {
 		t.Errorf("logout should land on the home page's login box:\n%s", home.body)
 	}
+	// The provider's own session lives on, and the next Log In goes
+	// through it without a question: the page says so.
+	notice := home.text("notice")
+	if want := "still signed in at " + hostOf(t, p.Issuer()); !strings.HasPrefix(notice, "You have been logged out") || !strings.Contains(notice, want) {
+		t.Errorf("logged-out notice = %q, want it to say %q", notice, want)
+	}
 	assertAnonymous(t, app, r.b)
 }
 
@@ -1908,8 +2241,32 @@ func providerDownAtStart(t *testing.T) {
 	}
 	assertNoInternals(t, down.body, p)
 
+	// Logins that arrive together while it is down wait for the same
+	// discovery attempts, which they do not multiply.
+	const n = 10
+	before := p.DiscoveryCalls()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(app.URL + "/login")
+			if err != nil {
+				t.Errorf("GET /login: %v", err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("/login while the provider is down = %d, want 503", resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	if got := p.DiscoveryCalls() - before; got > 4 {
+		t.Errorf("%d logins at once made %d discovery attempts, want a few at most", n, got)
+	}
+
+	// The first click once it is back signs in: the login waits for the
+	// discovery attempt it asks for.
 	p.SetBehavior(oidctest.Behavior{})
-	app.waitReady(t)
 	assertSignedIn(t, login(t, app, p, "/login"))
 }
 

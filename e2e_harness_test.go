@@ -730,6 +730,26 @@ func assertAnonymous(t *testing.T, app *testApp, b *browser) {
 	}
 }
 
+// assertEndedOn checks that b's session, ended on another instance, is
+// refused by app within the time an ending takes to reach every instance
+// (each keeps the sessions it read in memory, kept coherent through
+// Redis: a millisecond or two; two seconds is the bound tested).
+func assertEndedOn(t *testing.T, app *testApp, b *browser) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		dash := b.noFollow().get(app.URL + "/dashboard")
+		if dash.status == http.StatusSeeOther && strings.HasPrefix(dash.header.Get("Location"), "/login?") {
+			return
+		}
+		if dash.status != http.StatusOK || time.Now().After(deadline) {
+			t.Errorf("/dashboard should send the ended session to log in, got %d Location %q", dash.status, dash.header.Get("Location"))
+			return
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
 // assertSessionValid checks that b's session still opens /dashboard.
 func assertSessionValid(t *testing.T, app *testApp, b *browser) {
 	t.Helper()

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -108,5 +110,58 @@ func TestProviderFailures(t *testing.T) {
 			t.Parallel()
 			tt.lc.run(t)
 		})
+	}
+}
+
+// TestPortInUse: when the port is taken, latchkey says so and names the
+// setting that chooses another.
+func TestPortInUse(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+	for _, tt := range []struct {
+		name, want string
+		env        map[string]string
+		args       []string
+	}{
+		{name: "PORT", env: map[string]string{"PORT": port}, want: "choose another with PORT (or PORT=0"},
+		{name: "--port", env: map[string]string{}, args: []string{"--port=" + port}, want: "choose another with --port (or PORT=0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["DATA_DIR"] = t.TempDir()
+			err := run(context.Background(), "test", append([]string{"latchkey", "--env-file="}, tt.args...), tt.env, io.Discard, io.Discard, nil)
+			if err == nil || !strings.Contains(err.Error(), "port "+port+" is in use") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run = %v; want it to say the port is in use and %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestInProcessCallsAreNotVisits: the calls latchkey makes to its own
+// development provider (discovery, keys, token, userinfo) are not logged
+// as visitors' requests; the browser's own steps through the provider are.
+func TestInProcessCallsAreNotVisits(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, map[string]string{})
+	app.waitReady(t)
+	b := newBrowser(t)
+	signIn := b.get(app.URL + "/login")
+	if dash := b.submit(signIn, "form", url.Values{"user": {"ada"}}); !dash.has("dashboard") {
+		t.Fatalf("login failed: %d at %s", dash.status, dash.url)
+	}
+	logs := app.logs.String()
+	for _, path := range []string{"/dev-idp/.well-known/openid-configuration", "/dev-idp/keys", "/dev-idp/oauth/token", "/dev-idp/userinfo"} {
+		if strings.Contains(logs, "level=INFO msg=request method=GET path="+path+" ") || strings.Contains(logs, "level=INFO msg=request method=POST path="+path+" ") {
+			t.Errorf("latchkey's own call to %s is logged as a visitor's request", path)
+		}
+	}
+	for _, path := range []string{"/login", "/dev-idp/authorize", "/callback"} {
+		if !strings.Contains(logs, "msg=request method=GET path="+path+" ") {
+			t.Errorf("the browser's request for %s is not in the log", path)
+		}
 	}
 }

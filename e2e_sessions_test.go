@@ -115,7 +115,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	if out.url.Host != hostOf(t, b.URL) || out.url.Path != "/" || out.text("notice") != "You have been logged out." {
 		t.Errorf("logout on B should come back to B's home page, got %s, notice %q", out.url, out.text("notice"))
 	}
-	assertAnonymous(t, a, holding(t, a, cookie))
+	assertEndedOn(t, a, holding(t, a, cookie))
 
 	// The provider's logout token may reach any instance.
 	viaA := signIn(t, a, p)
@@ -124,7 +124,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	if status, _ := postLogoutToken(t, b, signLogoutToken(t, p, logoutClaims(p, sid), oidctest.SignValid, "logout+jwt")); status != http.StatusOK {
 		t.Fatalf("back-channel logout on B = %d, want 200\nlogs:\n%s", status, b.logs)
 	}
-	assertAnonymous(t, a, viaA.b)
+	assertEndedOn(t, a, viaA.b)
 	assertSessionValid(t, a, other.b)
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
+
+	"latchkey/handlers"
 )
 
 // loopback answers the requests this process makes to its own BASE_URL —
@@ -34,7 +36,7 @@ func (l *loopback) RoundTrip(req *http.Request) (resp *http.Response, err error)
 	// The handler sees the request as a server would have read it: with
 	// none of the caller's context values (its route, its session), only
 	// its cancellation and deadline.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(handlers.InProcess(context.Background()))
 	defer cancel()
 	defer context.AfterFunc(req.Context(), cancel)()
 	in := req.Clone(ctx)

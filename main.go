@@ -174,13 +174,13 @@ func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
 	if !cfg.loopbackOnly {
 		l, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 		if err != nil {
-			return nil, fmt.Errorf("listen on port %d: %w", cfg.port, err)
+			return nil, listenError(cfg, err)
 		}
 		return []net.Listener{l}, nil
 	}
 	v4, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.port)))
 	if err != nil {
-		return nil, fmt.Errorf("listen on 127.0.0.1 port %d: %w", cfg.port, err)
+		return nil, listenError(cfg, err)
 	}
 	port := strconv.Itoa(v4.Addr().(*net.TCPAddr).Port)
 	v6, err := net.Listen("tcp", net.JoinHostPort("::1", port))
@@ -193,6 +193,24 @@ func listen(cfg *config, log *slog.Logger) ([]net.Listener, error) {
 		log.Debug("no IPv6 loopback: listening on 127.0.0.1 only", "err", err)
 	}
 	return []net.Listener{v4}, nil
+}
+
+// listenError says why latchkey could not listen, and for a port in use
+// which setting chooses another.
+func listenError(cfg *config, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("port %d is in use by another program: choose another with %s (or PORT=0 for any free one)", cfg.port, portSetting(cfg))
+	}
+	return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+}
+
+// portSetting names the setting that chooses the port, as the user gave
+// it, or both its names when it was not given.
+func portSetting(cfg *config) string {
+	if v, ok := cfg.given["PORT"]; ok {
+		return v.name
+	}
+	return "PORT or --port"
 }
 
 // maxHeaderBytes bounds a request's header. latchkey's own cookies take
@@ -277,10 +295,20 @@ func wire(cfg *config, log *slog.Logger, store auth.SessionStore, self *loopback
 		}
 	}
 	httpClient := &http.Client{Timeout: cfg.providerTimeout, Transport: provider}
+	var clientKey *auth.ClientKey
+	if cfg.clientKey != nil {
+		if clientKey, err = auth.NewClientKey(cfg.clientKey, cfg.clientKeyID); err != nil {
+			return handlers.Deps{}, &configError{problems: []string{cfg.nameOf("OIDC_CLIENT_KEY_FILE") + ": " + err.Error()}}
+		}
+		log.Info("the client authenticates with private_key_jwt: register its public key at the provider under this kid",
+			"kid", clientKey.KeyID, "alg", clientKey.Algorithm)
+	}
 	providerCfg := auth.ProviderConfig{
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
+		AuthMethod:   cfg.tokenAuthMethod,
+		ClientKey:    clientKey,
 		RedirectURI:  own.Callback,
 		Scopes:       cfg.scopes,
 		HTTPClient:   httpClient,

@@ -1,6 +1,6 @@
 module latchkey
 
-go 1.26.8
+go 1.26.4
 
 tool (
 	github.com/go-task/task/v3/cmd/task

@@ -79,7 +79,7 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 	if err != nil {
 		return nil, invalid("claims: %v", err)
 	}
-	if err := oidc.CheckSignature(ctx, raw, payload, &claims, c.algs, c.rp.IDTokenVerifier().KeySet); err != nil {
+	if err := oidc.CheckSignature(ctx, raw, payload, &claims, c.algs, c.keys); err != nil {
 		return nil, invalid("signature: %v", err)
 	}
 	lt := claims.LogoutTokenClaims

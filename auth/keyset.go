@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // KeyRefetchInterval is the shortest time between two fetches of the
@@ -103,6 +106,46 @@ func (t *keySetTransport) fetch(req *http.Request) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("fetch keys: not a key set")
 	}
 	return body, resp.Header.Get("Content-Type"), nil
+}
+
+// published returns the keys of the last good key set; with refetch it
+// asks for the key set first, which the provider is asked for only when
+// the throttle allows.
+func (t *keySetTransport) published(ctx context.Context, refetch bool) ([]jose.JSONWebKey, error) {
+	var body []byte
+	if refetch {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+		if err != nil {
+			return nil, fmt.Errorf("fetch keys: %w", err)
+		}
+		resp, err := t.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if body, err = io.ReadAll(resp.Body); err != nil {
+			return nil, fmt.Errorf("fetch keys: %w", err)
+		}
+	} else {
+		t.mu.Lock()
+		body = t.keys
+		t.mu.Unlock()
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		// Keys of a type go-jose does not know are of no use here.
+		var k jose.JSONWebKey
+		if k.UnmarshalJSON(raw) == nil && k.Valid() && k.IsPublic() {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 func (t *keySetTransport) cached(req *http.Request) *http.Response {

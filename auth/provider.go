@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,20 @@ import (
 // document has not been loaded yet.
 var ErrProviderUnavailable = errors.New("identity provider unavailable")
 
+// ErrProviderMisconfigured reports a provider that answers discovery in a
+// way latchkey's configuration cannot work with; a *MisconfigurationError
+// says how.
+var ErrProviderMisconfigured = errors.New("identity provider misconfigured")
+
+// MisconfigurationError is a discovery document that does not fit the
+// configuration, such as one naming another issuer. Nobody can sign in
+// until an operator changes one or the other; Problem says what, in words
+// for them. It matches ErrProviderMisconfigured.
+type MisconfigurationError struct{ Problem string }
+
+func (e *MisconfigurationError) Error() string { return e.Problem }
+func (e *MisconfigurationError) Unwrap() error { return ErrProviderMisconfigured }
+
 // acceptedAlg reports whether latchkey accepts ID tokens signed with alg.
 // "none" and the HMAC algorithms (keyed with the client secret) never are.
 func acceptedAlg(alg string) bool {
@@ -34,15 +49,40 @@ func acceptedAlg(alg string) bool {
 	return false
 }
 
-// ClockSkew is how far in the future an ID token's iat may be, to allow for
-// the provider's clock running ahead of ours.
+// ClockSkew is how far in the future an ID token's iat and nbf may be, to
+// allow for the provider's clock running ahead of ours.
 const ClockSkew = time.Minute
+
+// ExpiryLeeway is how long after its exp an ID token is still accepted, to
+// allow for the provider's clock running behind ours. It only ever widens
+// what is accepted (OpenID Connect Core 3.1.3.7): a token is good until
+// exp, however short-lived.
+const ExpiryLeeway = 30 * time.Second
+
+// The token endpoint authentication methods of OpenID Connect Core 9 that
+// latchkey uses.
+const (
+	// AuthMethodBasic sends the client ID and secret in HTTP Basic.
+	AuthMethodBasic = "client_secret_basic"
+	// AuthMethodPost sends them in the request body.
+	AuthMethodPost = "client_secret_post"
+	// AuthMethodNone sends the client ID alone: a public client, PKCE
+	// alone binding the code to the login.
+	AuthMethodNone = "none"
+)
 
 // ProviderConfig configures a Provider.
 type ProviderConfig struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string
+	// AuthMethod is how the client authenticates at the token endpoint,
+	// one of the AuthMethod constants; "" chooses from discovery, as
+	// authMethod says.
+	AuthMethod string
+	// ClientKey signs the client's assertions for AuthMethodPrivateKeyJWT,
+	// which it implies; ClientSecret is then empty.
+	ClientKey *ClientKey
 	// RedirectURI is BASE_URL + "/callback", from configuration only.
 	RedirectURI string
 	Scopes      []string
@@ -64,12 +104,30 @@ type Provider struct {
 	cfg   ProviderConfig
 	conn  atomic.Pointer[connection]
 	retry chan struct{}
+	// misconfigured is what the last discovery attempt found wrong, if it
+	// found the provider misconfigured.
+	misconfigured atomic.Pointer[MisconfigurationError]
+
+	// running says that Run is trying discovery; next, when not nil, is
+	// closed once the next attempt it makes has ended: logins wait on it.
+	running atomic.Bool
+	mu      sync.Mutex
+	next    chan struct{}
 }
+
+// LoginWait bounds how long a login waits for the discovery attempt it
+// asks for, while the provider is not ready: the first login after the
+// provider comes back succeeds, and one while it is down answers soon.
+const LoginWait = 2 * time.Second
 
 // connection is what a successful discovery yields.
 type connection struct {
-	rp               rp.RelyingParty
-	algs             []string
+	rp   rp.RelyingParty
+	algs []string
+	// keys verifies signatures with the provider's published keys, which
+	// keySet fetches and keeps.
+	keys             oidc.KeySet
+	keySet           *keySetTransport
 	endSession       string
 	endSessionOrigin string
 	issRequired      bool
@@ -81,7 +139,9 @@ type metadata struct {
 	Issuer             string   `json:"issuer"`
 	EndSessionEndpoint string   `json:"end_session_endpoint"`
 	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpoint      string   `json:"token_endpoint"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	AuthSigningAlgs    []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	Scopes             []string `json:"scopes_supported"`
 	JWKSURI            string   `json:"jwks_uri"`
 	// IssParameter is RFC 9207's authorization_response_iss_parameter_supported.
@@ -102,6 +162,13 @@ func (p *Provider) Issuer() string { return p.cfg.Issuer }
 // Ready reports whether discovery has succeeded.
 func (p *Provider) Ready() bool { return p.conn.Load() != nil }
 
+// Misconfiguration returns what the last discovery attempt found wrong
+// with the provider's configuration or latchkey's, or nil when it found
+// nothing of the kind (the provider may still be down, or ready).
+func (p *Provider) Misconfiguration() *MisconfigurationError {
+	return p.misconfigured.Load()
+}
+
 // Retry asks a waiting Run to try discovery again now rather than at the
 // end of its backoff. It never blocks.
 func (p *Provider) Retry() {
@@ -117,8 +184,16 @@ func (p *Provider) Run(ctx context.Context) {
 	const minDelay, maxDelay = 250 * time.Millisecond, 30 * time.Second
 	delay := minDelay
 	lastRetry := time.Time{}
+	logged := "" // the misconfiguration last logged
+	p.running.Store(true)
+	defer func() {
+		p.running.Store(false)
+		p.attemptEnded(p.attemptStarts())
+	}()
 	for {
+		done := p.attemptStarts()
 		err := p.Discover(ctx)
+		p.attemptEnded(done)
 		if err == nil {
 			p.cfg.Logger.Info("identity provider ready", "issuer", p.cfg.Issuer)
 			return
@@ -127,7 +202,19 @@ func (p *Provider) Run(ctx context.Context) {
 			return
 		}
 		wait := delay/2 + rand.N(delay/2+1)
-		p.cfg.Logger.Warn("identity provider discovery failed", "issuer", p.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+		var mis *MisconfigurationError
+		switch {
+		case !errors.As(err, &mis):
+			logged = ""
+			p.cfg.Logger.Warn("identity provider discovery failed", "issuer", p.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+		case mis.Problem != logged:
+			// Said once per change: it lasts until an operator acts.
+			logged = mis.Problem
+			p.cfg.Logger.Error("identity provider misconfigured: nobody can sign in until it is fixed; discovery is tried again meanwhile",
+				"issuer", p.cfg.Issuer, "problem", mis.Problem)
+		default:
+			p.cfg.Logger.Debug("identity provider still misconfigured", "issuer", p.cfg.Issuer, "retry_in", wait.Round(time.Millisecond))
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -151,10 +238,67 @@ func (p *Provider) Run(ctx context.Context) {
 	}
 }
 
+// attemptStarts takes the channel of the logins waiting for the attempt
+// about to start.
+func (p *Provider) attemptStarts() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := p.next
+	p.next = nil
+	return done
+}
+
+// attemptEnded wakes the logins that waited for an attempt.
+func (p *Provider) attemptEnded(done chan struct{}) {
+	if done != nil {
+		close(done)
+	}
+}
+
+// await asks Run for a discovery attempt now and waits, at most LoginWait
+// or until ctx ends, for it to end; every request waiting at the same time
+// waits for the same attempt. It returns the connection, nil if there is
+// still none.
+func (p *Provider) await(ctx context.Context) *connection {
+	if !p.running.Load() {
+		return p.conn.Load()
+	}
+	p.mu.Lock()
+	if p.next == nil {
+		p.next = make(chan struct{})
+	}
+	done := p.next
+	p.mu.Unlock()
+	// Run stores the connection before it stops waking anyone.
+	if c := p.conn.Load(); c != nil {
+		return c
+	}
+	p.Retry()
+	timer := time.NewTimer(LoginWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return p.conn.Load()
+}
+
 // Discover makes one attempt to load the provider's discovery document;
 // once one succeeds the provider is ready. Run calls it until then; a test
 // may call it once, to have a ready provider without a goroutine.
 func (p *Provider) Discover(ctx context.Context) error {
+	err := p.discover(ctx)
+	var mis *MisconfigurationError
+	if errors.As(err, &mis) {
+		p.misconfigured.Store(mis)
+	} else {
+		p.misconfigured.Store(nil)
+	}
+	return err
+}
+
+func (p *Provider) discover(ctx context.Context) error {
 	meta, err := p.fetchMetadata(ctx)
 	if err != nil {
 		return err
@@ -166,13 +310,18 @@ func (p *Provider) Discover(ctx context.Context) error {
 			return fmt.Errorf("provider signs ID tokens only with %v, none of which is accepted", meta.SigningAlgs)
 		}
 	}
-	authStyle := oauth2.AuthStyleInHeader // client_secret_basic, the default of OpenID Connect Discovery
-	switch {
-	case p.cfg.ClientSecret == "":
-		// A public client: PKCE alone, client_id in the body ("none").
-		authStyle = oauth2.AuthStyleInParams
-	case len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") && slices.Contains(meta.AuthMethods, "client_secret_post"):
-		authStyle = oauth2.AuthStyleInParams
+	method, err := p.authMethod(meta.AuthMethods)
+	if err != nil {
+		return err
+	}
+	if method == AuthMethodPrivateKeyJWT && len(meta.AuthSigningAlgs) > 0 && !slices.Contains(meta.AuthSigningAlgs, p.cfg.ClientKey.Algorithm) {
+		return &MisconfigurationError{Problem: fmt.Sprintf(
+			"the client key (OIDC_CLIENT_KEY_FILE) signs with %s, which is not one the provider's discovery accepts for client assertions: %s",
+			p.cfg.ClientKey.Algorithm, printableList(meta.AuthSigningAlgs))}
+	}
+	authStyle := oauth2.AuthStyleInParams // client_secret_post; none and private_key_jwt have no secret to send
+	if method == AuthMethodBasic {
+		authStyle = oauth2.AuthStyleInHeader
 	}
 	scopes := p.cfg.Scopes
 	if slices.Contains(meta.Scopes, oidc.ScopeOfflineAccess) && !slices.Contains(scopes, oidc.ScopeOfflineAccess) {
@@ -189,15 +338,18 @@ func (p *Provider) Discover(ctx context.Context) error {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	client.Transport = &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
+	keySet := &keySetTransport{next: next, url: meta.JWKSURI, now: time.Now, log: p.cfg.Logger}
+	client.Transport = keySet
+	if method == AuthMethodPrivateKeyJWT {
+		// The assertion's audience is the token endpoint (OpenID Connect
+		// Core 9, RFC 7523 3), which fosite (Ory Hydra, Authelia), Okta
+		// and Entra ID check for; it is sent there alone, so it cannot be
+		// replayed elsewhere.
+		client.Transport = &clientAssertionTransport{next: keySet, tokenURL: meta.TokenEndpoint, clientID: p.cfg.ClientID, audience: meta.TokenEndpoint, key: p.cfg.ClientKey}
+	}
 	relyingParty, err := rp.NewRelyingPartyOIDC(ctx, p.cfg.Issuer, p.cfg.ClientID, p.cfg.ClientSecret, p.cfg.RedirectURI, scopes,
 		rp.WithHTTPClient(&client),
 		rp.WithAuthStyle(authStyle),
-		rp.WithVerifierOpts(
-			rp.WithSupportedSigningAlgorithms(algs...),
-			rp.WithNonce(nonceFrom),
-			rp.WithIssuedAtOffset(ClockSkew),
-		),
 	)
 	if err != nil {
 		return fmt.Errorf("set up relying party: %w", err)
@@ -205,11 +357,65 @@ func (p *Provider) Discover(ctx context.Context) error {
 	p.conn.Store(&connection{
 		rp:               relyingParty,
 		algs:             algs,
+		keys:             relyingParty.IDTokenVerifier().KeySet,
+		keySet:           keySet,
 		endSession:       meta.EndSessionEndpoint,
 		endSessionOrigin: origin(meta.EndSessionEndpoint),
 		issRequired:      meta.IssParameter,
 	})
 	return nil
+}
+
+// authMethod is the token endpoint authentication method to use, given
+// the methods the discovery document offers: the configured one (or
+// private_key_jwt with a client key), which discovery must offer when it
+// lists methods, or by default
+// client_secret_basic (the default of OpenID Connect Discovery),
+// client_secret_post when discovery offers that and not basic, and none
+// without a client secret. None is not checked: providers that take
+// public clients often leave it out of the list (Keycloak, Auth0).
+func (p *Provider) authMethod(offered []string) (string, error) {
+	m := p.cfg.AuthMethod
+	if m == "" && p.cfg.ClientKey != nil {
+		m = AuthMethodPrivateKeyJWT
+	}
+	switch {
+	case m == "" && p.cfg.ClientSecret == "":
+		return AuthMethodNone, nil
+	case m == "" && len(offered) > 0 && !slices.Contains(offered, AuthMethodBasic) && slices.Contains(offered, AuthMethodPost):
+		return AuthMethodPost, nil
+	case m == "":
+		return AuthMethodBasic, nil
+	case m == AuthMethodPrivateKeyJWT && p.cfg.ClientKey == nil:
+		return "", errors.New("private_key_jwt without a client key")
+	case m != AuthMethodNone && len(offered) > 0 && !slices.Contains(offered, m):
+		return "", &MisconfigurationError{Problem: fmt.Sprintf(
+			"token endpoint authentication method %s (OIDC_TOKEN_AUTH_METHOD) is not one the provider's discovery offers: %s", m, printableList(offered))}
+	}
+	return m, nil
+}
+
+// printableList shows a list from a provider's document on one line, in
+// a bounded length, whatever it holds.
+func printableList(list []string) string {
+	const most, longest = 16, 64
+	shown := make([]string, 0, min(len(list), most))
+	for _, item := range list[:min(len(list), most)] {
+		item = strings.Map(func(r rune) rune {
+			if r > ' ' && r < 0x7f && r != ',' {
+				return r
+			}
+			return '?'
+		}, item)
+		if len(item) > longest {
+			item = item[:longest] + "…"
+		}
+		shown = append(shown, item)
+	}
+	if len(list) > most {
+		shown = append(shown, fmt.Sprintf("and %d more", len(list)-most))
+	}
+	return strings.Join(shown, ", ")
 }
 
 // Origin returns the configured issuer's origin, scheme://host[:port]:
@@ -254,34 +460,32 @@ func (p *Provider) fetchMetadata(ctx context.Context) (*metadata, error) {
 		return nil, fmt.Errorf("decode discovery document: %w", err)
 	}
 	// An exact match, as OpenID Connect Discovery 4.3 demands: a provider
-	// that names another issuer is not the one configured.
+	// that names another issuer is not the one configured. Quoted, so a
+	// trailing slash shows.
 	if meta.Issuer != p.cfg.Issuer {
-		return nil, fmt.Errorf("discovery document names issuer %q, not the configured %q", meta.Issuer, p.cfg.Issuer)
+		return nil, &MisconfigurationError{Problem: fmt.Sprintf("issuer mismatch: configured %q, provider says %.256q", p.cfg.Issuer, meta.Issuer)}
 	}
 	return &meta, nil
 }
 
 // AuthCodeURL returns the provider's authorization URL for the attempt:
-// authorization code flow with PKCE S256, state and nonce.
-func (p *Provider) AuthCodeURL(a *LoginAttempt) (string, error) {
+// authorization code flow with PKCE S256, state and nonce. Before the
+// provider is ready, it waits for a discovery attempt as await says.
+func (p *Provider) AuthCodeURL(ctx context.Context, a *LoginAttempt) (string, error) {
 	c := p.conn.Load()
 	if c == nil {
-		p.Retry()
+		c = p.await(ctx)
+	}
+	if c == nil {
+		if mis := p.misconfigured.Load(); mis != nil {
+			return "", mis
+		}
 		return "", ErrProviderUnavailable
 	}
 	return rp.AuthURL(a.State, c.rp,
 		rp.WithCodeChallenge(a.codeChallenge()),
 		rp.AuthURLOpt(rp.WithURLParam("nonce", a.Nonce)),
 	), nil
-}
-
-type nonceKey struct{}
-
-// nonceFrom gives the ID token verifier the nonce of the attempt being
-// finished; outside a login (a refresh) there is none to check.
-func nonceFrom(ctx context.Context) string {
-	n, _ := ctx.Value(nonceKey{}).(string)
-	return n
 }
 
 // maxCodeLength bounds an authorization code; providers' codes are tens
@@ -331,20 +535,29 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 	}
 	code := query.Get("code")
 
-	ctx = context.WithValue(ctx, nonceKey{}, a.Nonce)
-	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, c.rp, rp.WithCodeVerifier(a.Verifier))
+	// The code exchange of rp.CodeExchange, with PKCE and the client's
+	// authentication, but the ID token verified by verifyIDToken.
+	token, err := c.rp.OAuthConfig().Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.rp.HttpClient()), code, oauth2.VerifierOption(a.Verifier))
 	if err != nil {
 		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("exchange code: %w", err)}
 	}
-	claims := tokens.IDTokenClaims
-	if claims.Subject == "" {
-		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token without sub")}
+	idToken, _ := token.Extra("id_token").(string)
+	if idToken == "" {
+		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("exchange code: the token response has no ID token")}
 	}
-	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(time.Now().Add(ClockSkew)) {
-		return nil, &ProviderError{Reason: ReasonInvalid, Err: errors.New("ID token not valid yet (nbf)")}
+	claims, err := p.verifyIDToken(ctx, c, idToken, idTokenWant{accessToken: token.AccessToken, nonce: a.Nonce})
+	if err != nil {
+		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("verify ID token: %w", err)}
+	}
+	tokens := Tokens{
+		IDToken:      idToken,
+		AccessToken:  token.AccessToken,
+		TokenType:    token.TokenType,
+		RefreshToken: token.RefreshToken,
+		Expiry:       token.Expiry,
 	}
 
-	info, err := p.userinfo(ctx, c, tokens)
+	info, err := p.userinfo(ctx, c, claims, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -353,35 +566,7 @@ func (p *Provider) Finish(ctx context.Context, query url.Values, a *LoginAttempt
 		return nil, err
 	}
 	user.Groups = p.groups(ctx, user, claims, nil)
-	return &Session{
-		User: user,
-		tokens: &Tokens{
-			IDToken:      tokens.IDToken,
-			AccessToken:  tokens.AccessToken,
-			TokenType:    tokens.TokenType,
-			RefreshToken: tokens.RefreshToken,
-			Expiry:       tokens.Expiry,
-		},
-		ProviderSID: claims.SessionID,
-	}, nil
-}
-
-// userinfo reads the userinfo endpoint, whose sub must be the ID token's.
-// A provider without one leaves the ID token's claims as the profile.
-func (p *Provider) userinfo(ctx context.Context, c *connection, tokens *oidc.Tokens[*oidc.IDTokenClaims]) (*oidc.UserInfo, error) {
-	claims := tokens.IDTokenClaims
-	if c.rp.UserinfoEndpoint() == "" {
-		return &oidc.UserInfo{
-			Subject:         claims.Subject,
-			UserInfoProfile: claims.UserInfoProfile,
-			UserInfoEmail:   claims.UserInfoEmail,
-		}, nil
-	}
-	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), claims.Subject, c.rp)
-	if err != nil {
-		return nil, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
-	}
-	return info, nil
+	return &Session{User: user, tokens: &tokens, ProviderSID: claims.SessionID}, nil
 }
 
 // LogoutURL returns where to send the browser to end the provider's
@@ -410,6 +595,25 @@ func (p *Provider) LogoutURL(idToken, postLogoutRedirectURI, state string) strin
 		return strings.TrimSuffix(p.cfg.Issuer, "/") + "/v2/logout?" + q.Encode()
 	}
 	return ""
+}
+
+// EndsProviderSessions reports whether a logout can end the user's session
+// at the provider too, through its end-session endpoint (or Auth0's
+// /v2/logout). Without one, the provider's session outlives the logout,
+// and the next login goes through it without asking.
+func (p *Provider) EndsProviderSessions() bool {
+	c := p.conn.Load()
+	return (c != nil && c.endSession != "") || isAuth0(p.cfg.Issuer)
+}
+
+// Host is the host (and port) of the configured issuer, to name the
+// provider to users.
+func (p *Provider) Host() string {
+	u, err := url.Parse(p.cfg.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 func isAuth0(issuer string) bool {

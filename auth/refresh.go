@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/client/rp"
-	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
@@ -38,33 +36,12 @@ func (p *Provider) refresh(ctx context.Context, refreshToken, subject, oldIDToke
 	if idToken == "" {
 		return tokens, nil
 	}
-	// A refreshed ID token carries the first one's nonce, or none
-	// (OpenID Connect Core 12.2).
-	nonce := unverifiedNonce(idToken)
-	if nonce != "" && nonce != unverifiedNonce(oldIDToken) {
-		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token has another nonce")}
-	}
-	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, nonce), token.AccessToken, idToken, c.rp.IDTokenVerifier())
-	if err != nil {
+	want := idTokenWant{accessToken: token.AccessToken, refreshed: true, subject: subject, previous: oldIDToken}
+	if _, err := p.verifyIDToken(ctx, c, idToken, want); err != nil {
 		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: fmt.Errorf("verify refreshed ID token: %w", err)}
-	}
-	if claims.Subject != subject {
-		return Tokens{}, &ProviderError{Reason: ReasonInvalid, Err: errors.New("refreshed ID token names another user")}
 	}
 	tokens.IDToken = idToken
 	return tokens, nil
-}
-
-// unverifiedNonce reads the nonce of an ID token without checking it; only
-// for comparing with one that is checked.
-func unverifiedNonce(idToken string) string {
-	var claims struct {
-		Nonce string `json:"nonce"`
-	}
-	if _, err := oidc.ParseToken(idToken, &claims); err != nil {
-		return ""
-	}
-	return claims.Nonce
 }
 
 // Refresher gives sessions a valid access token, refreshing it when it has
@@ -109,55 +86,104 @@ func (r *Refresher) Fresh(ctx context.Context, sess *Session) (*Session, error) 
 	if r.fresh(tokens) {
 		return sess, nil
 	}
-	v, err, _ := r.flight.Do(sess.Key, func() (any, error) {
-		// Detached from one caller's cancellation: the result serves all.
-		ctx := context.WithoutCancel(ctx)
-		// Another request, or another instance, may have refreshed already.
-		current, err := r.sessions.Reload(ctx, sess)
+	return r.renew(ctx, sess, "")
+}
+
+// Userinfo reads the user's profile from the provider with sess's access
+// token, refreshed first when it has expired, and returns the session
+// that token is in. When userinfo rejects the access token though it has
+// not expired (RFC 6750, 3.1: revoked, or forgotten by a provider that
+// restarted), the tokens are refreshed once, as Fresh does, and userinfo
+// read again; a refresh the provider refuses ends the session.
+func (r *Refresher) Userinfo(ctx context.Context, sess *Session) (*Session, User, error) {
+	sess, err := r.Fresh(ctx, sess)
+	if err != nil {
+		return nil, User{}, err
+	}
+	user, err := r.provider.profile(ctx, sess)
+	if !errors.Is(err, ErrAccessTokenRejected) {
+		return sess, user, err
+	}
+	tokens, err := r.tokensOf(ctx, sess)
+	if err != nil {
+		return nil, User{}, err
+	}
+	if sess, err = r.renew(ctx, sess, tokens.AccessToken); err != nil {
+		return nil, User{}, err
+	}
+	user, err = r.provider.profile(ctx, sess)
+	return sess, user, err
+}
+
+// renew refreshes sess's tokens unless the session, read again, holds
+// fresh ones other than the access token rejected ("" for none): one
+// refresh per session at a time, whose result serves every request
+// waiting for it.
+func (r *Refresher) renew(ctx context.Context, sess *Session, rejected string) (*Session, error) {
+	usable := func(t Tokens) bool { return r.fresh(t) && (rejected == "" || t.AccessToken != rejected) }
+	for again := false; ; again = true {
+		v, err, shared := r.flight.Do(sess.Key, func() (any, error) {
+			return r.renewNow(ctx, sess, usable)
+		})
 		if err != nil {
 			return nil, err
 		}
-		cur, err := r.tokensOf(ctx, current)
-		if err != nil {
-			return nil, err
+		next := v.(*Session)
+		// A refresh this request joined may have been one for an expired
+		// access token, which found the rejected one fresh: then it asks
+		// again, once.
+		if t, err := next.Tokens(); err != nil || usable(t) || !shared || again {
+			return next, nil
 		}
-		if r.fresh(cur) {
-			return current, nil
-		}
-		if cur.RefreshToken == "" {
-			// The session itself is still good; only a new login can get
-			// tokens again.
-			return nil, ErrNoRefreshToken
-		}
-		next, err := r.provider.refresh(ctx, cur.RefreshToken, current.User.Subject, cur.IDToken)
-		var provErr *ProviderError
-		if errors.As(err, &provErr) && provErr.Reason == ReasonInvalid {
-			// Refused (invalid_grant, say). Another instance may have spent
-			// the refresh token a moment ago: use its result if so.
-			if again, loadErr := r.sessions.Reload(ctx, current); loadErr == nil {
-				if t, err := again.Tokens(); err == nil && t.RefreshToken != cur.RefreshToken && r.fresh(t) {
-					return again, nil
-				}
-			}
-			return nil, r.end(ctx, current, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if next.RefreshToken == "" {
-			next.RefreshToken = cur.RefreshToken // not rotated
-		}
-		if next.IDToken == "" {
-			next.IDToken = cur.IDToken
-		}
-		// Only the tokens change, in the session as it is now: one that
-		// ended while the provider answered stays ended.
-		return r.sessions.updateTokens(ctx, current, next)
-	})
+	}
+}
+
+// renewNow is one refresh of sess's tokens, unless usable finds the ones
+// the session holds now good enough.
+func (r *Refresher) renewNow(ctx context.Context, sess *Session, usable func(Tokens) bool) (*Session, error) {
+	// Detached from one caller's cancellation: the result serves all.
+	ctx = context.WithoutCancel(ctx)
+	// Another request, or another instance, may have refreshed already.
+	current, err := r.sessions.Reload(ctx, sess)
 	if err != nil {
 		return nil, err
 	}
-	return v.(*Session), nil
+	cur, err := r.tokensOf(ctx, current)
+	if err != nil {
+		return nil, err
+	}
+	if usable(cur) {
+		return current, nil
+	}
+	if cur.RefreshToken == "" {
+		// The session itself is still good; only a new login can get
+		// tokens again.
+		return nil, ErrNoRefreshToken
+	}
+	next, err := r.provider.refresh(ctx, cur.RefreshToken, current.User.Subject, cur.IDToken)
+	var provErr *ProviderError
+	if errors.As(err, &provErr) && provErr.Reason == ReasonInvalid {
+		// Refused (invalid_grant, say). Another instance may have spent
+		// the refresh token a moment ago: use its result if so.
+		if again, loadErr := r.sessions.Reload(ctx, current); loadErr == nil {
+			if t, err := again.Tokens(); err == nil && t.RefreshToken != cur.RefreshToken && r.fresh(t) {
+				return again, nil
+			}
+		}
+		return nil, r.end(ctx, current, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if next.RefreshToken == "" {
+		next.RefreshToken = cur.RefreshToken // not rotated
+	}
+	if next.IDToken == "" {
+		next.IDToken = cur.IDToken
+	}
+	// Only the tokens change, in the session as it is now: one that
+	// ended while the provider answered stays ended.
+	return r.sessions.updateTokens(ctx, current, next)
 }
 
 func (r *Refresher) end(ctx context.Context, sess *Session, cause error) error {
@@ -165,28 +191,4 @@ func (r *Refresher) end(ctx context.Context, sess *Session, cause error) error {
 		return fmt.Errorf("end session: %w", err)
 	}
 	return fmt.Errorf("%w: %w", ErrSessionEnded, cause)
-}
-
-// Userinfo reads the provider's userinfo with sess's access token and
-// returns the user it describes.
-func (p *Provider) Userinfo(ctx context.Context, sess *Session) (User, error) {
-	c := p.conn.Load()
-	if c == nil {
-		return User{}, &ProviderError{Reason: ReasonUnavailable, Err: ErrProviderUnavailable}
-	}
-	tokens, err := sess.Tokens()
-	if err != nil {
-		return User{}, fmt.Errorf("read userinfo: %w", err)
-	}
-	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, bearer(tokens.TokenType), sess.User.Subject, c.rp)
-	if err != nil {
-		return User{}, &ProviderError{Reason: classify(err), Err: fmt.Errorf("read userinfo: %w", err)}
-	}
-	user, err := userFrom(sess.User.Subject, info)
-	if err != nil {
-		return User{}, err
-	}
-	// Groups only in the ID token stay what the login read.
-	user.Groups = p.groups(ctx, user, nil, sess.User.Groups)
-	return user, nil
 }

@@ -25,7 +25,8 @@ const storeCheckEvery = time.Second
 
 // handleReady answers 200 once the provider's discovery has loaded and
 // while the session store can be reached, 503 otherwise, with one line
-// per part saying which is not ready. The reason's detail goes to the log.
+// per part saying which is not ready: for a provider that is
+// misconfigured, what is wrong. The store's error goes to the log only.
 func handleReady(p *pages, provider *auth.Provider, sessions *auth.Sessions) http.HandlerFunc {
 	store := &storeCheck{sessions: sessions}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -33,9 +34,13 @@ func handleReady(p *pages, provider *auth.Provider, sessions *auth.Sessions) htt
 		w.Header().Set("Cache-Control", "no-store")
 		var lines []string
 		ready := true
-		if provider.Ready() {
+		switch mis := provider.Misconfiguration(); {
+		case provider.Ready():
 			lines = append(lines, "identity provider: ready")
-		} else {
+		case mis != nil:
+			ready = false
+			lines = append(lines, "identity provider: "+mis.Problem)
+		default:
 			ready = false
 			lines = append(lines, "identity provider: not reachable yet")
 		}

@@ -10,9 +10,10 @@ import (
 )
 
 // handleHome serves the landing page; to htmx, just its auth box. Coming
-// back from the provider's logout with the state this app sent, it says
-// so; any other state is ignored.
-func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
+// back from a logout with the state this app sent, it says so, and that
+// the user is still signed in at a provider that has no way to end its
+// own session; any other state is ignored.
+func handleHome(p *pages, cookies *auth.Cookies, provider *auth.Provider) http.HandlerFunc {
 	// Every visitor sees the same page and auth box: draw them once. (If
 	// that fails, each request draws them and shows what went wrong.)
 	visitor := p.shellFor(p.site.home(), nil, "")
@@ -25,6 +26,10 @@ func handleHome(p *pages, cookies *auth.Cookies) http.HandlerFunc {
 		notice := ""
 		if state := r.URL.Query().Get("state"); state != "" && cookies.TakeLogoutState(w, r, state) {
 			notice = "You have been logged out."
+			if !provider.EndsProviderSessions() {
+				notice = "You have been logged out of this site. You are still signed in at " + provider.Host() +
+					", so the next Log In may sign you in there without asking."
+			}
 		}
 		if notice == "" && visitorPage != nil && sessionFrom(r.Context()) == nil {
 			if isHTMX(r) {

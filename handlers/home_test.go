@@ -22,7 +22,7 @@ func TestVisitorHomeDrawnOnce(t *testing.T) {
 	}
 	for _, devIdP := range []bool{false, true} {
 		p := newPages(slog.New(slog.NewTextHandler(io.Discard, nil)), assets.paths(), devIdP)
-		home := handleHome(p, nil)
+		home := handleHome(p, nil, nil)
 		for _, htmx := range []bool{false, true} {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			var want bytes.Buffer

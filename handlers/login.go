@@ -21,7 +21,7 @@ func handleLogin(p *pages, provider *auth.Provider, cookies *auth.Cookies) http.
 		}
 		popup := q.Get("popup") == "1"
 		attempt := auth.NewLoginAttempt(returnTo, popup)
-		target, err := provider.AuthCodeURL(attempt)
+		target, err := provider.AuthCodeURL(r.Context(), attempt)
 		if err != nil {
 			p.fail(w, r, withRetry(fmt.Errorf("start login: %w", err), p.site.loginURL(returnTo, popup)))
 			return

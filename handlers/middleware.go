@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -65,13 +66,18 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			rw := &loggedResponse{ResponseWriter: w}
 			next.ServeHTTP(rw, r)
 			ctx := r.Context()
-			if !log.Enabled(ctx, slog.LevelInfo) {
+			level := slog.LevelInfo
+			if isInProcess(ctx) {
+				// Not a visitor's: the app calling its own provider.
+				level = slog.LevelDebug
+			}
+			if !log.Enabled(ctx, level) {
 				return
 			}
 			// A record made here, unlike Logger.LogAttrs, neither looks up
 			// its caller nor reads the clock a third time.
 			end := time.Now()
-			line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+			line := slog.NewRecord(end, level, "request", 0)
 			line.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
@@ -82,6 +88,21 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			_ = log.Handler().Handle(ctx, line)
 		})
 	}
+}
+
+type inProcessKey struct{}
+
+// InProcess returns ctx marked as that of a request this process makes to
+// itself — the relying party calling the built-in provider, the provider
+// delivering logout tokens — which the request log counts as its own, not
+// a visitor's (it logs them at debug level).
+func InProcess(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inProcessKey{}, true)
+}
+
+func isInProcess(ctx context.Context) bool {
+	v, _ := ctx.Value(inProcessKey{}).(bool)
+	return v
 }
 
 // loggedResponse notes a response's status and size for the request log.

@@ -55,7 +55,8 @@ func withRetry(err error, url string) error { return &retryError{err: err, url: 
 // 500.
 func problemFor(s site, err error) views.Problem {
 	prob := problemKind(s, err)
-	if retry, ok := errors.AsType[*retryError](err); ok {
+	// Trying again cannot help with a misconfiguration.
+	if retry, ok := errors.AsType[*retryError](err); ok && !errors.Is(err, auth.ErrProviderMisconfigured) {
 		prob.RetryURL = retry.url
 	}
 	return prob
@@ -121,10 +122,14 @@ func problemKind(s site, err error) views.Problem {
 	case errors.Is(err, errSignIn):
 		return signInProblem(s, err)
 	case errors.Is(err, auth.ErrSessionEnded):
+		// The causes are many — a grant the provider revoked or expired, a
+		// login elsewhere at a provider that keeps one refresh token per
+		// user (Dex), tokens that fail a check or do not open — and none
+		// is the user's doing: the words must be true of every one.
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
 			Title:    "Signed out",
-			Message:  "The identity provider ended your session. Please log in again.",
+			Message:  "Your sign-in could not be renewed, so this session has ended. Please log in again.",
 			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoSession):
@@ -157,6 +162,14 @@ func problemKind(s site, err error) views.Problem {
 			Status:  http.StatusServiceUnavailable,
 			Title:   "Sessions unavailable",
 			Message: "Your session cannot be checked right now. Please try again in a moment.",
+		}
+	case errors.Is(err, auth.ErrProviderMisconfigured):
+		// Only an operator can help; what is wrong is in the log and in
+		// /readyz.
+		return views.Problem{
+			Status:  http.StatusServiceUnavailable,
+			Title:   "Sign-in misconfigured",
+			Message: "The identity provider is misconfigured for this site, so nobody can sign in until an administrator fixes it. Your account is not the problem.",
 		}
 	case errors.Is(err, auth.ErrProviderUnavailable):
 		return problemProviderDown()

@@ -42,6 +42,7 @@ func TestProblemFor(t *testing.T) {
 		{name: "no refresh token", err: auth.ErrNoRefreshToken, status: 401, wantTitle: "Log in again to refresh", retry: "/login?return_to=%2Fdashboard"},
 		{name: "provider not discovered yet", err: auth.ErrProviderUnavailable, status: 503, wantTitle: "Identity provider unavailable"},
 		{name: "provider down on a refresh", err: down, status: 503, wantTitle: "Identity provider unavailable"},
+		{name: "provider misconfigured", err: withRetry(fmt.Errorf("start login: %w", &auth.MisconfigurationError{Problem: "issuer mismatch"}), "/login"), status: 503, wantTitle: "Sign-in misconfigured"},
 		{name: "provider answer unusable on a refresh", err: fmt.Errorf("read userinfo: %w", invalid), status: 502, wantTitle: "Identity provider error"},
 		{name: "sign-in cancelled", err: fmt.Errorf("%w: %w", errSignIn, refused), status: 403, wantTitle: "Sign-in cancelled", retry: "/login"},
 		{name: "sign-in answer unusable", err: fmt.Errorf("%w: %w", errSignIn, invalid), status: 400, wantTitle: "Sign-in failed", retry: "/login"},

@@ -8,19 +8,15 @@ import (
 )
 
 // handleRefreshProfile reads the user's profile from the provider again,
-// refreshing the access token first when it has expired.
-func handleRefreshProfile(p *pages, provider *auth.Provider, sessions *auth.Sessions, refresher *auth.Refresher) http.HandlerFunc {
+// refreshing the access token first when it has expired, or when the
+// provider rejects it.
+func handleRefreshProfile(p *pages, sessions *auth.Sessions, refresher *auth.Refresher) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, err := refresher.Fresh(r.Context(), sessionFrom(r.Context()))
+		sess, user, err := refresher.Userinfo(r.Context(), sessionFrom(r.Context()))
 		if err != nil {
 			if sessionGone(err) {
 				sessions.ClearCookie(w)
 			}
-			p.fail(w, r, err)
-			return
-		}
-		user, err := provider.Userinfo(r.Context(), sess)
-		if err != nil {
 			p.fail(w, r, err)
 			return
 		}

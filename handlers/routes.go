@@ -45,7 +45,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 		// Pages.
 		r.Group(func(r chi.Router) {
 			r.Use(loadSession(d.Sessions, p))
-			r.Get("/", handleHome(p, d.Cookies))
+			r.Get("/", handleHome(p, d.Cookies, d.Provider))
 			r.Get(routeBox, handleBox(p))
 			r.Group(func(r chi.Router) {
 				r.Use(limitLogins(p, d.LoginRateLimit, d.TrustedProxies))
@@ -64,7 +64,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 			r.Post(routeLogout, handleLogout(p, d.Provider, d.Cookies, d.Sessions))
 			r.Group(func(r chi.Router) {
 				r.Use(requireSession(s))
-				r.Post(routeRefresh, handleRefreshProfile(p, d.Provider, d.Sessions, refresher))
+				r.Post(routeRefresh, handleRefreshProfile(p, d.Sessions, refresher))
 				r.Post(routeSessions+"{id}/end", handleEndSession(p, d.Sessions))
 				r.Post(routeEndOthers, handleEndOtherSessions(p, d.Sessions))
 			})

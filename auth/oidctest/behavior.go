@@ -26,6 +26,10 @@ type Behavior struct {
 	IDToken func(claims map[string]any)
 	// Sign chooses how ID tokens are signed.
 	Sign SignMode
+	// Kid, when not empty, replaces the kid header of ID tokens signed with a key (as Sign says),
+	// as Ory Hydra and Authelia put the original key's kid on refreshed ID tokens signed with the
+	// current key.
+	Kid string
 	// TokenStatus, when not zero, makes the token endpoint answer this status with an OAuth error
 	// body, without using the code.
 	TokenStatus int

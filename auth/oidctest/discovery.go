@@ -41,6 +41,9 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	if p.settings.endSession {
 		doc["end_session_endpoint"] = p.EndSessionEndpoint()
 	}
+	if slices.Contains(p.settings.tokenAuthMethods, authPrivateKeyJWT) {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = assertionAlgs
+	}
 	if p.settings.issParameter {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}

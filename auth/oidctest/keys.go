@@ -152,6 +152,14 @@ func (p *Provider) RotateKey() {
 	p.keys = append(p.keys, key)
 }
 
+// UnpublishOldKeys takes every key but the one that currently signs tokens out of the JWKS, as a
+// provider does some time after a rotation. Call it from the goroutine running the test.
+func (p *Provider) UnpublishOldKeys() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keys = p.keys[len(p.keys)-1:]
+}
+
 // KeyID returns the kid of the key that currently signs tokens.
 func (p *Provider) KeyID() string {
 	p.mu.Lock()
@@ -162,6 +170,11 @@ func (p *Provider) KeyID() string {
 // SignJWT signs any claims the way mode says, with the typ header unless typ is empty. Tests use
 // it to build tokens the provider would send elsewhere, such as back-channel logout tokens.
 func (p *Provider) SignJWT(claims map[string]any, mode SignMode, typ string) (string, error) {
+	return p.signJWT(claims, mode, typ, "")
+}
+
+// signJWT is SignJWT, with kid, when not empty, in place of the signing key's kid.
+func (p *Provider) signJWT(claims map[string]any, mode SignMode, typ, kid string) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
@@ -182,6 +195,10 @@ func (p *Provider) SignJWT(claims map[string]any, mode SignMode, typ string) (st
 	key, err := p.signingKeyFor(mode)
 	if err != nil {
 		return "", err
+	}
+	if jwk, ok := key.Key.(jose.JSONWebKey); ok && kid != "" {
+		jwk.KeyID = kid
+		key.Key = jwk
 	}
 	opts := &jose.SignerOptions{}
 	if typ != "" {

@@ -3,6 +3,8 @@ package oidctest_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -447,6 +449,26 @@ func TestTokenAuthMethodsCanBeLimitedToBasic(t *testing.T) {
 	}
 }
 
+// TestClientAuthMethod: a client registered for client_secret_post is
+// refused with HTTP Basic, though discovery lists both methods.
+func TestClientAuthMethod(t *testing.T) {
+	p := oidctest.New(t, oidctest.WithClientAuthMethod("client_secret_post"))
+	if got := discover(t, p).TokenAuthMethods; strings.Join(got, ",") != "client_secret_basic,client_secret_post" {
+		t.Errorf("token_endpoint_auth_methods_supported = %v, want both methods", got)
+	}
+	c, verifier, _ := code(t, p)
+	if status, tr, _ := postToken(t, p, codeForm(c, verifier), true); status != http.StatusUnauthorized || tr.Error != "invalid_client" {
+		t.Errorf("client_secret_basic: %d %q, want 401 invalid_client", status, tr.Error)
+	}
+	c, verifier, _ = code(t, p)
+	form := codeForm(c, verifier)
+	form.Set("client_id", p.ClientID())
+	form.Set("client_secret", p.ClientSecret())
+	if status, tr, _ := postToken(t, p, form, false); status != http.StatusOK {
+		t.Errorf("client_secret_post: %d %q, want 200", status, tr.Error)
+	}
+}
+
 func TestPublicClient(t *testing.T) {
 	p := oidctest.New(t, oidctest.WithRedirectURI(redirectURI), oidctest.WithTokenAuthMethods("none"))
 	if got := discover(t, p).TokenAuthMethods; strings.Join(got, ",") != "none" {
@@ -489,7 +511,7 @@ func TestPublicClient(t *testing.T) {
 }
 
 func TestTokenAuthMethodsRefuseUnknownMethods(t *testing.T) {
-	for _, m := range []string{"private_key_jwt", "client_secret_jwt", ""} {
+	for _, m := range []string{"client_secret_jwt", "tls_client_auth", ""} {
 		if err := oidctest.WithTokenAuthMethods(m)(nil); err == nil {
 			t.Errorf("WithTokenAuthMethods(%q) was accepted", m)
 		}
@@ -1050,5 +1072,141 @@ func TestRefreshError(t *testing.T) {
 	p.SetBehavior(oidctest.Behavior{})
 	if status, resp, _ := postToken(t, p, refreshForm(tr.RefreshToken), true); status != http.StatusOK {
 		t.Errorf("refresh token after forced errors: %d %q, want it still usable", status, resp.Error)
+	}
+}
+
+// TestStaleKid: Kid names another key in the header of ID tokens signed
+// with the current one, and UnpublishOldKeys leaves the current key alone
+// in the JWKS.
+func TestStaleKid(t *testing.T) {
+	p := oidctest.New(t)
+	oldKid := p.KeyID()
+	p.RotateKey()
+	p.SetBehavior(oidctest.Behavior{Kid: oldKid})
+	token := tokens(t, p).IDToken
+	if hdr, _, _ := jwtParts(t, token); hdr["kid"] != oldKid {
+		t.Errorf("kid = %v, want the old key's %s", hdr["kid"], oldKid)
+	}
+	if _, err := verify(t, p, token, jose.RS256); err == nil {
+		t.Error("the key the stale kid names verifies the token")
+	}
+
+	p.UnpublishOldKeys()
+	var set jose.JSONWebKeySet
+	getJSON(t, p.Client(), p.JWKSURI(), &set)
+	if len(set.Keys) != 1 || set.Keys[0].KeyID != p.KeyID() {
+		t.Fatalf("JWKS after UnpublishOldKeys = %+v, want the current key alone", set.Keys)
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jws.Verify(set.Keys[0]); err != nil {
+		t.Errorf("the current key does not verify the token with the stale kid: %v", err)
+	}
+}
+
+// TestRevokeAccessTokens: userinfo refuses a revoked access token as RFC
+// 6750 says, and accepts one issued afterwards.
+func TestRevokeAccessTokens(t *testing.T) {
+	p := oidctest.New(t)
+	first := tokens(t, p)
+	p.RevokeAccessTokens()
+	status, claims := userinfo(t, p, p.UserinfoEndpoint(), first.AccessToken)
+	if status != http.StatusUnauthorized || claims["error"] != "invalid_token" {
+		t.Errorf("userinfo with a revoked access token = %d %v, want 401 invalid_token", status, claims)
+	}
+	second := tokens(t, p)
+	if status, _ := userinfo(t, p, p.UserinfoEndpoint(), second.AccessToken); status != http.StatusOK {
+		t.Errorf("userinfo with an access token issued after the revocation = %d, want 200", status)
+	}
+}
+
+// TestOneRefreshTokenPerUser: a second login makes the first login's
+// refresh token invalid, as Dex does; its own stays good.
+func TestOneRefreshTokenPerUser(t *testing.T) {
+	p := oidctest.New(t, oidctest.WithOneRefreshTokenPerUser())
+	first, second := tokens(t, p), tokens(t, p)
+	if status, resp, _ := postToken(t, p, refreshForm(first.RefreshToken), true); status != http.StatusBadRequest || resp.Error != "invalid_grant" {
+		t.Errorf("the first login's refresh token after a second login: %d %q, want 400 invalid_grant", status, resp.Error)
+	}
+	if status, resp, _ := postToken(t, p, refreshForm(second.RefreshToken), true); status != http.StatusOK {
+		t.Errorf("the second login's refresh token: %d %q, want 200", status, resp.Error)
+	}
+}
+
+// TestPrivateKeyJWT: the token endpoint takes a client assertion signed by
+// the registered key under its kid, once, and refuses one signed by
+// another key, naming another audience, expired, or sent with a secret.
+func TestPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := oidctest.New(t, oidctest.WithTokenAuthMethods("private_key_jwt"), oidctest.WithClientKey(key.Public(), "k1"))
+	d := discover(t, p)
+	if !slices.Equal(d.TokenAuthMethods, []string{"private_key_jwt"}) {
+		t.Errorf("token_endpoint_auth_methods_supported = %v", d.TokenAuthMethods)
+	}
+	sign := func(signer *ecdsa.PrivateKey, kid string, change func(map[string]any)) string {
+		claims := map[string]any{
+			"iss": p.ClientID(), "sub": p.ClientID(), "aud": p.Issuer(),
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(), "jti": rand.Text(),
+		}
+		if change != nil {
+			change(claims)
+		}
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: signer, KeyID: kid}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(claims)
+		jws, err := s.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _ := jws.CompactSerialize()
+		return token
+	}
+	exchange := func(assertion string, basic bool) (int, string) {
+		c, verifier, _ := code(t, p)
+		form := codeForm(c, verifier)
+		form.Set("client_id", p.ClientID())
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", assertion)
+		status, tr, _ := postToken(t, p, form, basic)
+		return status, tr.Error
+	}
+	good := sign(key, "k1", nil)
+	if status, e := exchange(good, false); status != http.StatusOK {
+		t.Fatalf("a good assertion: %d %q, want 200", status, e)
+	}
+	for name, tc := range map[string]struct {
+		assertion string
+		basic     bool
+	}{
+		"replayed":       {assertion: good},
+		"another key":    {assertion: sign(other, "k1", nil)},
+		"another kid":    {assertion: sign(key, "k2", nil)},
+		"another aud":    {assertion: sign(key, "k1", func(c map[string]any) { c["aud"] = "https://elsewhere.example" })},
+		"token endpoint": {assertion: sign(key, "k1", func(c map[string]any) { c["aud"] = []string{p.TokenEndpoint()} })},
+		"expired":        {assertion: sign(key, "k1", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Second).Unix() })},
+		"another client": {assertion: sign(key, "k1", func(c map[string]any) { c["iss"], c["sub"] = "someone", "someone" })},
+		"with a secret":  {assertion: sign(key, "k1", nil), basic: true},
+	} {
+		status, e := exchange(tc.assertion, tc.basic)
+		if name == "token endpoint" {
+			if status != http.StatusOK {
+				t.Errorf("%s: %d %q, want 200", name, status, e)
+			}
+			continue
+		}
+		if status == http.StatusOK {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -62,6 +62,7 @@ type Provider struct {
 	accessTokens  map[string]*accessGrant
 	refreshTokens map[string]*grant
 	idTokens      map[string]bool // every ID token issued, for id_token_hint checks
+	assertionIDs  map[string]bool // the jti of every client assertion received
 	lastIDToken   string
 	requests      map[Endpoint][]Request
 }
@@ -108,6 +109,9 @@ type settings struct {
 	issParameter           bool
 	endSession             bool
 	tokenAuthMethods       []string
+	clientAuthMethod       string
+	clientKey              *clientKey
+	oneRefreshToken        bool
 	tls                    bool
 	offlineAccess          offlineAccess
 }
@@ -235,20 +239,43 @@ func WithoutEndSession() Option {
 }
 
 // WithTokenAuthMethods limits the client authentication methods the token endpoint accepts and
-// discovery advertises to some of "client_secret_basic" and "client_secret_post" (both by default)
-// and "none". With "none" the client may also authenticate as a public client: its client_id in
-// the body, no secret at all, PKCE alone (it is required of every client anyway).
+// discovery advertises to some of "client_secret_basic" and "client_secret_post" (both by default),
+// "none" and "private_key_jwt". With "none" the client may also authenticate as a public client:
+// its client_id in the body, no secret at all, PKCE alone (it is required of every client anyway).
+// With "private_key_jwt" it may sign a client assertion with the key WithClientKey registers.
 func WithTokenAuthMethods(methods ...string) Option {
 	return func(s *settings) error {
 		if len(methods) == 0 {
 			return fmt.Errorf("no token endpoint auth method given")
 		}
 		for _, m := range methods {
-			if m != authBasic && m != authPost && m != authNone {
+			if m != authBasic && m != authPost && m != authNone && m != authPrivateKeyJWT {
 				return fmt.Errorf("unsupported token endpoint auth method %q", m)
 			}
 		}
 		s.tokenAuthMethods = methods
+		return nil
+	}
+}
+
+// WithClientAuthMethod registers the client for one of the methods WithTokenAuthMethods allows:
+// the token endpoint refuses the client's other ones with invalid_client, while discovery still
+// lists them all, as providers that let each client choose (Ory Hydra, Okta, Keycloak) do.
+func WithClientAuthMethod(method string) Option {
+	return func(s *settings) error {
+		if method != authBasic && method != authPost && method != authNone && method != authPrivateKeyJWT {
+			return fmt.Errorf("unsupported token endpoint auth method %q", method)
+		}
+		s.clientAuthMethod = method
+		return nil
+	}
+}
+
+// WithOneRefreshTokenPerUser keeps one refresh token per user and client, as Dex does: a new login
+// of the user makes the refresh tokens issued before it invalid (invalid_grant).
+func WithOneRefreshTokenPerUser() Option {
+	return func(s *settings) error {
+		s.oneRefreshToken = true
 		return nil
 	}
 }
@@ -309,6 +336,7 @@ func New(tb testing.TB, opts ...Option) *Provider {
 		accessTokens:  map[string]*accessGrant{},
 		refreshTokens: map[string]*grant{},
 		idTokens:      map[string]bool{},
+		assertionIDs:  map[string]bool{},
 		requests:      map[Endpoint][]Request{},
 	}
 	// The listener exists before the server starts, so everything the handlers read is set first.
@@ -447,6 +475,15 @@ func (p *Provider) currentBehavior() Behavior {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.behavior
+}
+
+// RevokeAccessTokens forgets every access token issued so far, as a provider that revoked them or
+// restarted with its tokens in memory: userinfo answers 401 invalid_token for them (RFC 6750
+// §3.1). Refresh tokens stay good, and the tokens they get are accepted.
+func (p *Provider) RevokeAccessTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.accessTokens)
 }
 
 // LastIDToken returns the ID token most recently issued by the token endpoint, or "".

@@ -59,6 +59,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		g, oerr = p.redeemCode(clientID, r.PostForm)
 		withNonce = true
+		if oerr == nil && p.settings.oneRefreshToken {
+			p.forgetRefreshTokens(clientID)
+		}
 	case "refresh_token":
 		if b.RefreshError != "" {
 			status := http.StatusBadRequest
@@ -81,9 +84,25 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	p.issueTokens(w, g, b, withNonce)
 }
 
-// authenticateClient checks client_secret_basic or client_secret_post and returns the client ID.
+// forgetRefreshTokens makes every refresh token issued to clientID so far invalid; the provider has
+// one user.
+func (p *Provider) forgetRefreshTokens(clientID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for token, g := range p.refreshTokens {
+		if g.clientID == clientID {
+			delete(p.refreshTokens, token)
+		}
+	}
+}
+
+// authenticateClient checks client_secret_basic, client_secret_post, none or private_key_jwt and
+// returns the client ID.
 func (p *Provider) authenticateClient(r *http.Request) (string, *oauthError) {
 	form := r.PostForm
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return p.authenticateAssertion(r)
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		if !p.allowsAuthMethod(authBasic) {
@@ -138,6 +157,9 @@ func (p *Provider) authenticatePublicClient(form url.Values) (string, *oauthErro
 }
 
 func (p *Provider) allowsAuthMethod(method string) bool {
+	if m := p.settings.clientAuthMethod; m != "" && m != method {
+		return false
+	}
 	return slices.Contains(p.settings.tokenAuthMethods, method)
 }
 
@@ -211,7 +233,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, g *grant, b Behavior, with
 	if b.IDToken != nil {
 		b.IDToken(claims)
 	}
-	idToken, err := p.SignJWT(claims, b.Sign, "JWT")
+	idToken, err := p.signJWT(claims, b.Sign, "JWT", b.Kid)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "sign ID token: "+err.Error())
 		return

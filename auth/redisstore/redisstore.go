@@ -62,6 +62,11 @@ type Store struct {
 	listSet *redis.Script
 	// decoded remembers sessions decoded lately, by their record.
 	decoded *auth.Cache[string, *auth.Session]
+	// cache remembers the sessions read lately, by key, while the
+	// invalidation channel keeps it coherent (see cache.go).
+	cache       *sessionCache
+	stopListen  context.CancelFunc
+	listenEnded chan struct{}
 }
 
 var _ auth.SessionStore = (*Store)(nil)
@@ -84,16 +89,25 @@ func New(url string, opts Options) (*Store, error) {
 	if opts.Logger != nil {
 		routeClientLog(opts.Logger)
 	}
-	return &Store{
-		client:  redis.NewClient(copts),
-		now:     opts.Now,
-		prefix:  opts.Prefix,
-		create:  redis.NewScript(createScript),
-		update:  redis.NewScript(updateScript),
-		claim:   redis.NewScript(claimScript),
-		listSet: redis.NewScript(listSetScript),
-		decoded: auth.NewCache[string, *auth.Session](decodedSessions),
-	}, nil
+	s := &Store{
+		client:      redis.NewClient(copts),
+		now:         opts.Now,
+		prefix:      opts.Prefix,
+		create:      redis.NewScript(createScript),
+		update:      redis.NewScript(updateScript),
+		claim:       redis.NewScript(claimScript),
+		listSet:     redis.NewScript(listSetScript),
+		decoded:     auth.NewCache[string, *auth.Session](decodedSessions),
+		cache:       newSessionCache(opts.Now),
+		listenEnded: make(chan struct{}),
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopListen = stop
+	go func() {
+		defer close(s.listenEnded)
+		s.listen(ctx)
+	}()
+	return s, nil
 }
 
 // clientOptions parses a session store URL. Its errors never repeat the
@@ -151,6 +165,8 @@ func clientOptions(raw string) (*redis.Options, error) {
 
 // Close closes the store's connections.
 func (s *Store) Close() error {
+	s.stopListen()
+	<-s.listenEnded
 	if err := s.client.Close(); err != nil {
 		return fmt.Errorf("close session store: %w", err)
 	}

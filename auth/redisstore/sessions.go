@@ -57,13 +57,15 @@ func (s *Store) Create(ctx context.Context, sess *auth.Session) error {
 
 // updateScript replaces the record under KEYS[1] with ARGV[2], expiring
 // at ARGV[3] (Unix ms), if it still is ARGV[1]: the record the change was
-// made to. It answers 0, and changes nothing, when the record changed or
-// went meanwhile.
+// made to, and publishes the session's key ARGV[5] on the invalidation
+// channel ARGV[4]. It answers 0, and changes nothing, when the record
+// changed or went meanwhile.
 const updateScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `
 
@@ -89,11 +91,14 @@ func (s *Store) Update(ctx context.Context, key string, change func(*auth.Sessio
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.update.Run(ctx, s.client, []string{k}, data, auth.MarshalSession(next), unixMilliCeil(next.Deadline())).Int()
+		n, err := s.update.Run(ctx, s.client, []string{k}, data, auth.MarshalSession(next), unixMilliCeil(next.Deadline()),
+			s.invalidations(), key).Int()
 		if err != nil {
 			return nil, fail("update session", err)
 		}
 		if n == 1 {
+			// This instance's own copy goes now, not when it hears of it.
+			s.cache.forget(key)
 			return next, nil
 		}
 		// Another write won; let the writers of this session spread out.
@@ -111,6 +116,13 @@ func (s *Store) Update(ctx context.Context, key string, change func(*auth.Sessio
 // there is none, its record cannot be decoded, or it has passed its
 // Deadline by the store's clock.
 func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
+	if sess, ok := s.cache.get(key); ok {
+		if !s.now().Before(sess.Deadline()) {
+			return nil, auth.ErrNoSession
+		}
+		return sess, nil
+	}
+	epoch := s.cache.begin()
 	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, auth.ErrNoSession
@@ -122,6 +134,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if !ok || !s.now().Before(sess.Deadline()) {
 		return nil, auth.ErrNoSession
 	}
+	s.cache.remember(key, sess, epoch)
 	return sess, nil
 }
 
@@ -241,12 +254,17 @@ func (s *Store) remove(ctx context.Context, sessions []*auth.Session, set string
 			if sess.ProviderSID != "" {
 				p.SRem(ctx, s.providerSIDKey(sess.ProviderSID), sess.Key)
 			}
+			p.Publish(ctx, s.invalidations(), sess.Key)
 		}
 		if len(stale) > 0 {
 			p.SRem(ctx, set, anySlice(stale)...)
 		}
 		return nil
 	})
+	for _, sess := range sessions {
+		// Whatever the transaction's fate, this instance's copy goes.
+		s.cache.forget(sess.Key)
+	}
 	if err != nil {
 		return nil, err
 	}

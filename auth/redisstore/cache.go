@@ -1,0 +1,177 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"latchkey/auth"
+)
+
+// The sessions an instance read lately are kept in its memory, so that most
+// page views need no round trip to Redis, and kept coherent across
+// instances through Redis itself: every write to a session record — an
+// update, a deletion — publishes the session's key on the store's
+// invalidation channel, in the same script or transaction as the write, and
+// every instance subscribes and forgets the sessions it hears of. A logout
+// on one instance is refused on the others as soon as they hear of it,
+// within milliseconds.
+//
+// The cache serves only while the subscription is known to work: from the
+// server's confirmation of it until it fails, or until it has been silent
+// past a ping it should have answered. Then everything is forgotten, and
+// every read goes to Redis until the subscription is confirmed again. A
+// read that began before an invalidation arrived is not remembered, so a
+// record read just before its session ended cannot linger.
+const (
+	// cachedSessions bounds how many sessions an instance remembers.
+	cachedSessions = 10_000
+	// cacheFor bounds how long a remembered session is served without
+	// reading it again, should an invalidation ever be lost.
+	cacheFor = 30 * time.Second
+	// listenPing is how often a silent subscription is pinged; one that
+	// stays silent twice as long counts as failed.
+	listenPing = time.Second
+)
+
+// sessionCache is an instance's memory of the sessions it read.
+type sessionCache struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	serving bool   // the subscription is confirmed and working
+	epoch   uint64 // moves at every invalidation and every forgetting
+	entries *auth.Cache[string, cachedSession]
+}
+
+type cachedSession struct {
+	sess *auth.Session
+	at   time.Time
+}
+
+func newSessionCache(now func() time.Time) *sessionCache {
+	return &sessionCache{now: now, entries: auth.NewCache[string, cachedSession](cachedSessions)}
+}
+
+// get returns a copy of the session remembered under key.
+func (c *sessionCache) get(key string) (*auth.Session, bool) {
+	c.mu.Lock()
+	if !c.serving {
+		c.mu.Unlock()
+		return nil, false
+	}
+	e, ok := c.entries.Get(key)
+	c.mu.Unlock()
+	if !ok || c.now().Sub(e.at) >= cacheFor {
+		return nil, false
+	}
+	s := *e.sess
+	return &s, true
+}
+
+// begin is called before reading a session from Redis; remember takes what
+// it returned, and keeps the session only if nothing was invalidated
+// meanwhile.
+func (c *sessionCache) begin() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+// remember keeps sess, read from Redis since begin returned epoch.
+func (c *sessionCache) remember(key string, sess *auth.Session, epoch uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.serving && c.epoch == epoch {
+		s := *sess
+		c.entries.Put(key, cachedSession{sess: &s, at: c.now()})
+	}
+}
+
+// forget drops the session under key: it was written or deleted.
+func (c *sessionCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	c.entries.Remove(key)
+}
+
+// serve starts or stops serving from memory; either way what it holds is
+// forgotten, since invalidations may have been missed.
+func (c *sessionCache) serve(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving = on
+	c.epoch++
+	c.entries = auth.NewCache[string, cachedSession](cachedSessions)
+}
+
+// listen keeps the subscription to the invalidation channel until ctx ends,
+// and tells the cache what it hears and whether it can be trusted.
+func (s *Store) listen(ctx context.Context) {
+	defer s.cache.serve(false)
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		heard := s.subscription(ctx)
+		s.cache.serve(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if heard {
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// subscription subscribes once and serves the cache from it until it
+// fails; it reports whether the subscription was ever confirmed.
+func (s *Store) subscription(ctx context.Context) (confirmed bool) {
+	ps := s.client.Subscribe(ctx, s.invalidations())
+	defer ps.Close()
+	// Close ends a blocking receive at once by closing the subscription.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
+	lastHeard, pinged := time.Now(), false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, listenPing)
+		var netErr net.Error
+		switch {
+		case ctx.Err() != nil:
+			return confirmed
+		case errors.As(err, &netErr) && netErr.Timeout():
+			if time.Since(lastHeard) >= 2*listenPing || (pinged && time.Since(lastHeard) >= listenPing) {
+				return confirmed // silent past its ping: take it as dead
+			}
+			if err := ps.Ping(ctx); err != nil {
+				return confirmed
+			}
+			pinged = true
+			continue
+		case err != nil:
+			return confirmed
+		}
+		lastHeard, pinged = time.Now(), false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				confirmed = true
+				s.cache.serve(true)
+			}
+		case *redis.Message:
+			s.cache.forget(m.Payload)
+		}
+	}
+}
+
+// invalidations is the channel the keys of written sessions go out on.
+func (s *Store) invalidations() string { return s.prefix + "invalidate" }
