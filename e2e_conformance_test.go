@@ -663,7 +663,7 @@ func conformanceCases() []conformanceCase {
 		},
 		{
 			id: "R13", profile: profileClient, name: "no end_session endpoint",
-			what: "provider without end_session (Dex, Authelia) → local logout, straight back to /, which says \"still signed in at <provider host>\"",
+			what: "provider without end_session (Dex, Authelia) → local logout, straight back to /, which says \"still logged in at <provider host>\"",
 			test: logoutWithoutEndSession,
 		},
 		{
@@ -1509,7 +1509,7 @@ func checkRefreshRefused(t *testing.T, p *oidctest.Provider, app *testApp, r *lo
 	// Whatever the cause — a revoked grant, a login elsewhere at a provider
 	// that keeps one refresh token per user (Dex), a token that failed a
 	// check — the words are true, and blame neither the user nor anyone.
-	if msg := errorMessage(t, body); msg != "Your sign-in could not be renewed, so this session has ended. Please log in again." {
+	if msg := errorMessage(t, body); msg != "Your login could not be renewed, so this session has ended. Please log in again." {
 		t.Errorf("refused refresh says %q", msg)
 	}
 	assertNoInternals(t, body, p)
@@ -2167,7 +2167,7 @@ func logoutWithoutEndSession(t *testing.T) {
 	// The provider's own session lives on, and the next Log In goes
 	// through it without a question: the page says so.
 	notice := home.text("notice")
-	if want := "still signed in at " + hostOf(t, p.Issuer()); !strings.HasPrefix(notice, "You have been logged out") || !strings.Contains(notice, want) {
+	if want := "still logged in at " + hostOf(t, p.Issuer()); !strings.HasPrefix(notice, "You have been logged out") || !strings.Contains(notice, want) {
 		t.Errorf("logged-out notice = %q, want it to say %q", notice, want)
 	}
 	assertAnonymous(t, app, r.b)

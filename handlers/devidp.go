@@ -7,7 +7,7 @@ import (
 	"latchkey/views"
 )
 
-// devSignIn returns the renderer of the development provider's sign-in
+// devSignIn returns the renderer of the development provider's login
 // page, in the app's own look.
 func devSignIn(p *pages) func(http.ResponseWriter, *http.Request, devidp.SignInPage) {
 	return func(w http.ResponseWriter, r *http.Request, page devidp.SignInPage) {
@@ -18,14 +18,18 @@ func devSignIn(p *pages) func(http.ResponseWriter, *http.Request, devidp.SignInP
 		view := views.DevSignIn{
 			Action:        page.Action,
 			AuthRequestID: page.AuthRequestID,
-			ClientID:      page.ClientID,
-			Users:         users,
+			// The one client is latchkey itself: its client id means
+			// nothing to a person, its address does.
+			AppName: "latchkey on " + publicHost(p.site.base),
+			Users:   users,
 		}
-		p.render(w, r, http.StatusOK, views.DevSignInPage(p.shell(r, "Sign in"), view), nil)
+		s := p.shell(r, "Log in")
+		s.Bare = true
+		p.render(w, r, http.StatusOK, views.DevSignInPage(s, view), nil)
 	}
 }
 
-// devRefuse answers a sign-in request the development provider cannot go
+// devRefuse answers a login request the development provider cannot go
 // on with, in the app's own look.
 func devRefuse(p *pages) func(http.ResponseWriter, *http.Request, int, string) {
 	return func(w http.ResponseWriter, r *http.Request, status int, message string) {

@@ -254,8 +254,8 @@ func (p *pages) challenge(w http.ResponseWriter, r *http.Request, q *proxy.Reque
 	status := q.Challenge(w.Header(), login, realm)
 	prob := views.Problem{
 		Status:    status,
-		Title:     "Sign in to continue",
-		Message:   "You are not signed in, or your session has ended, so this was not sent. Log in, then send it again.",
+		Title:     "Log in to continue",
+		Message:   "You are not logged in, or your session has ended, so this was not sent. Log in, then send it again.",
 		RetryURL:  login,
 		RetryText: "Log in",
 	}

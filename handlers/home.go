@@ -27,8 +27,8 @@ func handleHome(p *pages, cookies *auth.Cookies, provider *auth.Provider) http.H
 		if state := r.URL.Query().Get("state"); state != "" && cookies.TakeLogoutState(w, r, state) {
 			notice = "You have been logged out."
 			if !provider.EndsProviderSessions() {
-				notice = "You have been logged out of this site. You are still signed in at " + provider.Host() +
-					", so the next Log In may sign you in there without asking."
+				notice = "You have been logged out of this site. You are still logged in at " + provider.Host() +
+					", so the next Log in may log you in there without asking."
 			}
 		}
 		if notice == "" && visitorPage != nil && sessionFrom(r.Context()) == nil {
@@ -44,7 +44,7 @@ func handleHome(p *pages, cookies *auth.Cookies, provider *auth.Provider) http.H
 	}
 }
 
-// handleSignedIn ends a sign-in that ran in a popup window.
+// handleSignedIn ends a login that ran in the popup window.
 func handleSignedIn(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := auth.SafeReturnPath(r.URL.Query().Get("return_to"))
@@ -52,20 +52,23 @@ func handleSignedIn(p *pages) http.HandlerFunc {
 			redirect(w, r, p.site.home(), http.StatusNoContent)
 			return
 		}
-		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Signed in"), next), nil)
+		p.render(w, r, http.StatusOK, views.PopupDone(p.shell(r, "Logged in"), next), nil)
 	}
 }
 
 // handleBox answers the login box or the profile card alone, for a page
 // to show where it likes (an app's page behind latchkey, with hx-get) and
-// for latchkey's script to draw again when the session changes. Its
-// Log In comes back to the page it is on: the htmx request's page, or
-// the Referer, when either is on this site.
+// for latchkey's script to draw again when the session changes; to
+// latchkey's own pages, with the header's session links. Its Log In comes
+// back to the page it is on: the htmx request's page, or the Referer,
+// when either is on this site.
 func handleBox(p *pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := p.shellFor(p.site.home(), sessionFrom(r.Context()), "")
-		s.LoginURL = p.site.loginURL(p.site.returnTo(pageOf(r, p.site.base)), false)
-		p.render(w, r, http.StatusOK, views.AuthBox(s), nil)
+		page := pageOf(r, p.site.base)
+		path, _, _ := strings.Cut(page, "?")
+		s := p.shellFor(path, sessionFrom(r.Context()), "")
+		s.LoginURL = p.site.loginURL(p.site.returnTo(page), false)
+		p.render(w, r, http.StatusOK, views.BoxUpdate(s, path != "" && p.site.owns(path)), nil)
 	}
 }
 

@@ -44,8 +44,12 @@ func handleCallback(p *pages, provider *auth.Provider, cookies *auth.Cookies, se
 			p.fail(w, r, fmt.Errorf("%w: %w", errLoginUnknown, err))
 			return
 		}
-		// From here on, "Try again" starts the same login afresh.
+		// From here on, "Try again" starts the same login afresh, and a
+		// popup login's pages know they are in the popup.
 		retry := p.site.loginURL(attempt.ReturnTo, attempt.Popup)
+		if attempt.Popup {
+			r = r.WithContext(withPopup(r.Context()))
+		}
 		// What costs nothing is checked before what costs a store write
 		// and a token request.
 		if err := provider.CheckCallback(q); err != nil {

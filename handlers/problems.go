@@ -29,7 +29,7 @@ var (
 	errLogoutReplay = errors.New("logout token replayed")
 )
 
-// devRefusal is the development provider declining a sign-in request,
+// devRefusal is the development provider declining a login request,
 // with its own words for the user.
 type devRefusal struct {
 	status  int
@@ -109,14 +109,14 @@ func problemKind(s site, err error) views.Problem {
 	case errors.Is(err, errRateLimited):
 		return views.Problem{
 			Status:  http.StatusTooManyRequests,
-			Title:   "Too many sign-in attempts",
-			Message: "Too many sign-ins were started from your network just now. Please wait a minute and try again.",
+			Title:   "Too many login attempts",
+			Message: "Too many logins were started from your network just now. Please wait a minute and try again.",
 		}
 	case errors.Is(err, errLoginUnknown):
 		return views.Problem{
 			Status:   http.StatusBadRequest,
-			Title:    "Sign-in expired",
-			Message:  "This sign-in was not started here, has expired, or was already used. Please start again.",
+			Title:    "Login expired",
+			Message:  "This login was not started here, has expired, or was already used. Please start again.",
 			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, errSignIn):
@@ -128,8 +128,8 @@ func problemKind(s site, err error) views.Problem {
 		// is the user's doing: the words must be true of every one.
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
-			Title:    "Signed out",
-			Message:  "Your sign-in could not be renewed, so this session has ended. Please log in again.",
+			Title:    "Session ended",
+			Message:  "Your login could not be renewed, so this session has ended. Please log in again.",
 			RetryURL: s.loginURL("", false),
 		}
 	case errors.Is(err, auth.ErrNoSession):
@@ -137,7 +137,7 @@ func problemKind(s site, err error) views.Problem {
 		// another tab, say).
 		return views.Problem{
 			Status:   http.StatusUnauthorized,
-			Title:    "Signed out",
+			Title:    "Session ended",
 			Message:  "Your session has ended. Please log in again.",
 			RetryURL: s.loginURL("", false),
 		}
@@ -168,8 +168,8 @@ func problemKind(s site, err error) views.Problem {
 		// /readyz.
 		return views.Problem{
 			Status:  http.StatusServiceUnavailable,
-			Title:   "Sign-in misconfigured",
-			Message: "The identity provider is misconfigured for this site, so nobody can sign in until an administrator fixes it. Your account is not the problem.",
+			Title:   "Login misconfigured",
+			Message: "The identity provider is misconfigured for this site, so nobody can log in until an administrator fixes it. Your account is not the problem.",
 		}
 	case errors.Is(err, auth.ErrProviderUnavailable):
 		return problemProviderDown()
@@ -204,7 +204,7 @@ func problemKind(s site, err error) views.Problem {
 		}
 		return views.Problem{
 			Status:   status,
-			Title:    "Sign-in request refused",
+			Title:    "Login request refused",
 			Message:  refusal.message,
 			RetryURL: s.loginURL("", false),
 		}
@@ -241,19 +241,19 @@ func problemProviderDown() views.Problem {
 func signInProblem(s site, err error) views.Problem {
 	prob := views.Problem{
 		Status:   http.StatusBadRequest,
-		Title:    "Sign-in failed",
-		Message:  "The identity provider's answer could not be verified, so you were not signed in.",
+		Title:    "Login failed",
+		Message:  "The identity provider's answer could not be verified, so you were not logged in.",
 		RetryURL: s.loginURL("", false),
 	}
 	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok {
 		switch provErr.Reason {
 		case auth.ReasonRefused:
 			prob.Status = http.StatusForbidden
-			prob.Title = "Sign-in cancelled"
-			prob.Message = "The sign-in was cancelled or refused at the identity provider."
+			prob.Title = "Login cancelled"
+			prob.Message = "The login was cancelled or refused at the identity provider."
 		case auth.ReasonUnavailable:
 			prob.Title = "Identity provider unavailable"
-			prob.Message = "The identity provider did not answer in time, so you were not signed in. Please try again in a moment."
+			prob.Message = "The identity provider did not answer in time, so you were not logged in. Please try again in a moment."
 		}
 	}
 	return prob
@@ -265,6 +265,10 @@ func signInProblem(s site, err error) views.Problem {
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	prob := problemFor(p.site, err)
 	p.logFailure(r, prob, err)
+	if prob.RetryURL == "" && transient(err) && r.Method == http.MethodGet && !isHTMX(r) {
+		// What is down now may be back in a moment: the same page again.
+		prob.RetryURL = r.URL.RequestURI()
+	}
 	if isHTMX(r) && sessionGone(err) {
 		// The page htmx would swap into belongs to a session that is over:
 		// load home instead. The card stays in the answer, with the
@@ -281,6 +285,18 @@ func (p *pages) failStatus(w http.ResponseWriter, r *http.Request, err error) {
 	p.logFailure(r, prob, err)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(prob.Status)
+}
+
+// transient reports a failure that may be over in a moment: a store or a
+// provider that cannot be reached. A misconfiguration is not one.
+func transient(err error) bool {
+	if errors.Is(err, auth.ErrProviderMisconfigured) {
+		return false
+	}
+	if provErr, ok := errors.AsType[*auth.ProviderError](err); ok && provErr.Reason == auth.ReasonUnavailable {
+		return true
+	}
+	return errors.Is(err, auth.ErrStoreUnavailable) || errors.Is(err, auth.ErrProviderUnavailable)
 }
 
 // sessionGone reports a failure that means the request's session is over.

@@ -34,25 +34,25 @@ func TestProblemFor(t *testing.T) {
 		{name: "form of another type", err: fmt.Errorf("read form: %w: %q", errFormType, "multipart/form-data"), status: 415, wantTitle: "Form not accepted"},
 		{name: "form too large", err: fmt.Errorf("read form: %w", errFormTooLarge), status: 413, wantTitle: "Form too large"},
 		{name: "form that cannot be parsed", err: fmt.Errorf("read form: %w: %w", errFormBroken, errors.New("invalid URL escape")), status: 400, wantTitle: "Form not readable"},
-		{name: "unknown login attempt", err: fmt.Errorf("%w: %w", errLoginUnknown, auth.ErrCookieInvalid), status: 400, wantTitle: "Sign-in expired", retry: "/login"},
+		{name: "unknown login attempt", err: fmt.Errorf("%w: %w", errLoginUnknown, auth.ErrCookieInvalid), status: 400, wantTitle: "Login expired", retry: "/login"},
 		{name: "store unreachable", err: unreachable, status: 503, wantTitle: "Sessions unavailable"},
 		{name: "store answered an error", err: fmt.Errorf("save session: %w", errors.New("disk I/O error")), status: 500, wantTitle: "Something went wrong"},
-		{name: "session ended by a refused refresh", err: fmt.Errorf("%w: %w", auth.ErrSessionEnded, invalid), status: 401, wantTitle: "Signed out", retry: "/login"},
-		{name: "session gone mid-request", err: fmt.Errorf("reload session: %w", auth.ErrNoSession), status: 401, wantTitle: "Signed out", retry: "/login"},
+		{name: "session ended by a refused refresh", err: fmt.Errorf("%w: %w", auth.ErrSessionEnded, invalid), status: 401, wantTitle: "Session ended", retry: "/login"},
+		{name: "session gone mid-request", err: fmt.Errorf("reload session: %w", auth.ErrNoSession), status: 401, wantTitle: "Session ended", retry: "/login"},
 		{name: "no refresh token", err: auth.ErrNoRefreshToken, status: 401, wantTitle: "Log in again to refresh", retry: "/login?return_to=%2Fdashboard"},
 		{name: "provider not discovered yet", err: auth.ErrProviderUnavailable, status: 503, wantTitle: "Identity provider unavailable"},
 		{name: "provider down on a refresh", err: down, status: 503, wantTitle: "Identity provider unavailable"},
-		{name: "provider misconfigured", err: withRetry(fmt.Errorf("start login: %w", &auth.MisconfigurationError{Problem: "issuer mismatch"}), "/login"), status: 503, wantTitle: "Sign-in misconfigured"},
+		{name: "provider misconfigured", err: withRetry(fmt.Errorf("start login: %w", &auth.MisconfigurationError{Problem: "issuer mismatch"}), "/login"), status: 503, wantTitle: "Login misconfigured"},
 		{name: "provider answer unusable on a refresh", err: fmt.Errorf("read userinfo: %w", invalid), status: 502, wantTitle: "Identity provider error"},
-		{name: "sign-in cancelled", err: fmt.Errorf("%w: %w", errSignIn, refused), status: 403, wantTitle: "Sign-in cancelled", retry: "/login"},
-		{name: "sign-in answer unusable", err: fmt.Errorf("%w: %w", errSignIn, invalid), status: 400, wantTitle: "Sign-in failed", retry: "/login"},
+		{name: "sign-in cancelled", err: fmt.Errorf("%w: %w", errSignIn, refused), status: 403, wantTitle: "Login cancelled", retry: "/login"},
+		{name: "sign-in answer unusable", err: fmt.Errorf("%w: %w", errSignIn, invalid), status: 400, wantTitle: "Login failed", retry: "/login"},
 		{name: "sign-in with the provider down", err: fmt.Errorf("%w: %w", errSignIn, down), status: 400, wantTitle: "Identity provider unavailable", retry: "/login"},
-		{name: "retry link carried by the error", err: withRetry(fmt.Errorf("%w: %w", errSignIn, invalid), "/login?return_to=%2Fx"), status: 400, wantTitle: "Sign-in failed", retry: "/login?return_to=%2Fx"},
+		{name: "retry link carried by the error", err: withRetry(fmt.Errorf("%w: %w", errSignIn, invalid), "/login?return_to=%2Fx"), status: 400, wantTitle: "Login failed", retry: "/login?return_to=%2Fx"},
 		{name: "retry link on a 503", err: withRetry(fmt.Errorf("start login: %w", auth.ErrProviderUnavailable), "/login?popup=1"), status: 503, wantTitle: "Identity provider unavailable", retry: "/login?popup=1"},
 		{name: "logout token refused", err: fmt.Errorf("%w: issuer", auth.ErrLogoutTokenInvalid), status: 400, wantTitle: "Logout token refused"},
 		{name: "logout token replayed", err: errLogoutReplay, status: 400, wantTitle: "Logout token refused"},
-		{name: "development provider refusal", err: &devRefusal{status: 400, message: "This sign-in request is unknown."}, status: 400, wantTitle: "Sign-in request refused", retry: "/login"},
-		{name: "development provider refusal with a status that is not 4xx", err: &devRefusal{status: 500, message: "x"}, status: 400, wantTitle: "Sign-in request refused", retry: "/login"},
+		{name: "development provider refusal", err: &devRefusal{status: 400, message: "This login request is unknown."}, status: 400, wantTitle: "Login request refused", retry: "/login"},
+		{name: "development provider refusal with a status that is not 4xx", err: &devRefusal{status: 500, message: "x"}, status: 400, wantTitle: "Login request refused", retry: "/login"},
 		{name: "unclassified", err: errors.New("boom"), status: 500, wantTitle: "Something went wrong"},
 	}
 	for _, tt := range tests {
@@ -122,7 +122,7 @@ func TestFailEndedSessionSendsHTMXHome(t *testing.T) {
 
 	rec = httptest.NewRecorder()
 	p.fail(rec, httptest.NewRequest(http.MethodPost, "/profile/refresh", nil), ended)
-	if rec.Code != http.StatusUnauthorized || rec.Header().Get("HX-Redirect") != "" || !strings.Contains(rec.Body.String(), "Signed out") {
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("HX-Redirect") != "" || !strings.Contains(rec.Body.String(), "Session ended") {
 		t.Errorf("navigation: %d HX-Redirect %q, want the 401 page:\n%s", rec.Code, rec.Header().Get("HX-Redirect"), rec.Body)
 	}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"latchkey/auth"
 	"latchkey/views"
@@ -34,6 +35,37 @@ func handleRefreshProfile(p *pages, sessions *auth.Sessions, refresher *auth.Ref
 			return
 		}
 		s := p.shell(r.WithContext(withSession(r.Context(), updated)), "Dashboard")
-		p.render(w, r, http.StatusOK, views.ProfilePanel(s), nil)
+		p.render(w, r, http.StatusOK, views.ProfilePanel(s, refreshed(sess.User, updated.User)), nil)
 	}
+}
+
+// refreshed says what a refresh of the profile changed, in the user's
+// words: also that it did, when nothing changed.
+func refreshed(before, after auth.User) string {
+	var changed []string
+	if before.Name != after.Name {
+		changed = append(changed, "name")
+	}
+	if before.Email != after.Email {
+		changed = append(changed, "email address")
+	}
+	if before.Picture != after.Picture {
+		changed = append(changed, "picture")
+	}
+	switch {
+	case len(changed) > 0:
+		return "Profile refreshed: your " + andList(changed) + " changed."
+	case before.ClaimsJSON != after.ClaimsJSON:
+		return "Profile refreshed: the identity provider sent changes."
+	}
+	return "Profile refreshed: nothing changed."
+}
+
+// andList joins words as a sentence lists them: "a", "a and b", "a, b
+// and c".
+func andList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }

@@ -1,7 +1,9 @@
 package handlers_test
 
 import (
+	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 
 	"latchkey/auth"
 	"latchkey/auth/oidctest"
+	"latchkey/handlers"
 )
 
 // newProviderFixture is the app signing in through a fake provider, whose
@@ -236,7 +239,7 @@ func TestWithProvider(t *testing.T) {
 				return f.serve(callback.Clone(t.Context()))
 			},
 			wantStatus: http.StatusBadRequest,
-			wantTitle:  "Sign-in expired",
+			wantTitle:  "Login expired",
 			wantRetry:  "/login?return_to=%2Fdashboard",
 			check: func(t *testing.T, _ *fixture, _ *oidctest.Provider, resp *http.Response) {
 				if c := sessionCookie(resp); c != nil {
@@ -257,7 +260,7 @@ func TestWithProvider(t *testing.T) {
 				return f.serve(callback)
 			},
 			wantStatus: http.StatusForbidden,
-			wantTitle:  "Sign-in cancelled",
+			wantTitle:  "Login cancelled",
 			wantRetry:  "/login?return_to=%2Fdashboard",
 			check: func(t *testing.T, _ *fixture, _ *oidctest.Provider, resp *http.Response) {
 				if c := sessionCookie(resp); c != nil {
@@ -324,7 +327,7 @@ func TestWithProvider(t *testing.T) {
 			},
 			wantStatus: http.StatusUnauthorized,
 			wantHeader: map[string]string{"HX-Redirect": "/"},
-			wantTitle:  "Signed out",
+			wantTitle:  "Session ended",
 			wantRetry:  "/login",
 		},
 		{
@@ -444,5 +447,66 @@ func TestWithProvider(t *testing.T) {
 				tt.check(t, f, idp, resp)
 			}
 		})
+	}
+}
+
+// storeDownAtCreate is a store that cannot be reached when a session is
+// to be made: the login is done, its session cannot be kept.
+type storeDownAtCreate struct{ auth.SessionStore }
+
+func (storeDownAtCreate) Create(context.Context, *auth.Session) error {
+	return fmt.Errorf("create session: %w: connection refused", auth.ErrStoreUnavailable)
+}
+
+// TestSessionsUnavailableAfterLogin: a login the provider completed, whose
+// session the store cannot keep, answers "Sessions unavailable" with a
+// Try again that starts the same login afresh.
+func TestSessionsUnavailableAfterLogin(t *testing.T) {
+	idp := oidctest.New(t)
+	client := *idp.Client()
+	provider := auth.NewProvider(auth.ProviderConfig{
+		Issuer: idp.Issuer(), ClientID: idp.ClientID(), ClientSecret: idp.ClientSecret(),
+		RedirectURI: fixtureBase + "/callback", Scopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail},
+		HTTPClient: &client, Logger: discard,
+	})
+	if err := provider.Discover(t.Context()); err != nil {
+		t.Fatalf("discover the provider: %v", err)
+	}
+	f := newFixtureWith(t, provider, func(d *handlers.Deps) {
+		d.Sessions = auth.NewSessions(auth.SessionsConfig{Store: storeDownAtCreate{auth.NewMemoryStore(nil)}, Cookies: d.Cookies, MaxAge: time.Hour, IdleTimeout: 30 * time.Minute})
+	})
+	for _, popup := range []bool{false, true} {
+		target := "/login?return_to=%2Fdashboard"
+		want := "/login?return_to=%2Fdashboard"
+		if popup {
+			target += "&popup=1"
+			want += "&popup=1"
+		}
+		login := f.serve(httptest.NewRequest(http.MethodGet, target, nil))
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		answer, err := noFollow.Get(login.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer.Body.Close()
+		callback, _ := url.Parse(answer.Header.Get("Location"))
+		req := httptest.NewRequest(http.MethodGet, callback.RequestURI(), nil)
+		for _, c := range login.Cookies() {
+			req.AddCookie(c)
+		}
+		resp := f.serve(req)
+		doc, err := goquery.NewDocumentFromReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(doc.Find(`[data-testid="error-title"]`).Text()) != "Sessions unavailable" {
+			t.Fatalf("popup %v: callback = %d %q, want 503 Sessions unavailable", popup, resp.StatusCode, doc.Find(`[data-testid="error-title"]`).Text())
+		}
+		if got, _ := doc.Find(`[data-testid="try-again"]`).Attr("href"); got != want {
+			t.Errorf("popup %v: Try again = %q, want %q", popup, got, want)
+		}
+		if _, inPopup := doc.Find("body").Attr("data-latchkey-popup"); inPopup != popup {
+			t.Errorf("popup %v: the page says it is in the popup: %v", popup, inPopup)
+		}
 	}
 }

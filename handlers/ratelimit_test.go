@@ -68,7 +68,7 @@ func TestLoginRateLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("6th login = %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if !strings.Contains(string(body), `data-testid="error-title"`) || !strings.Contains(string(body), "Too many sign-in attempts") {
+	if !strings.Contains(string(body), `data-testid="error-title"`) || !strings.Contains(string(body), "Too many login attempts") {
 		t.Errorf("429 is not a page in the app's look:\n%s", body)
 	}
 	if resp := login("203.0.113.10:4000", ""); resp.StatusCode == http.StatusTooManyRequests {

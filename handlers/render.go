@@ -46,7 +46,9 @@ func newPages(log *slog.Logger, assets views.Assets, devIdP bool) *pages {
 
 // shell describes the page frame for this request.
 func (p *pages) shell(r *http.Request, title string) views.Shell {
-	return p.shellFor(r.URL.Path, sessionFrom(r.Context()), title)
+	s := p.shellFor(r.URL.Path, sessionFrom(r.Context()), title)
+	s.Popup = p.site.inPopup(r)
+	return s
 }
 
 // shellFor describes the frame of the page at path for sess (nil: a
@@ -54,6 +56,7 @@ func (p *pages) shell(r *http.Request, title string) views.Shell {
 func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Shell {
 	s := views.Shell{
 		Title:    title,
+		Path:     path,
 		Assets:   p.assets,
 		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
 		DevIdP:   p.devIdP,

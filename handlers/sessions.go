@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,14 +34,27 @@ func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
-		switch err := sessions.EndOther(r.Context(), sess, chi.URLParam(r, "id")); {
+		id := chi.URLParam(r, "id")
+		// Named before it ends, for the panel to say which one it was.
+		name := "that session"
+		if devices, err := listDevices(r, sessions, sess); err == nil {
+			for _, d := range devices {
+				if d.ID == id && !d.Current {
+					name = d.Name
+				}
+			}
+		}
+		status := "Signed out " + name + "."
+		switch err := sessions.EndOther(r.Context(), sess, id); {
 		case err == nil:
 			p.log.InfoContext(r.Context(), "ended a session from the sessions panel", "sub", sess.User.Subject)
-		case !errors.Is(err, auth.ErrNoSession): // already over, or not this user's: nothing to do
+		case errors.Is(err, auth.ErrNoSession): // already over, or not this user's: nothing to do
+			status = "That session had already ended."
+		default:
 			p.fail(w, r, err)
 			return
 		}
-		renderSessionsPanel(w, r, p, sessions)
+		renderSessionsPanel(w, r, p, sessions, status)
 	}
 }
 
@@ -53,13 +68,22 @@ func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc 
 			return
 		}
 		p.log.InfoContext(r.Context(), "ended all other sessions", "sub", sess.User.Subject, "count", n)
-		renderSessionsPanel(w, r, p, sessions)
+		status := "Signed out everywhere else."
+		switch n {
+		case 0:
+			status = "There were no other sessions to sign out."
+		case 1:
+			status = "Signed out 1 other session."
+		default:
+			status = fmt.Sprintf("Signed out %d other sessions.", n)
+		}
+		renderSessionsPanel(w, r, p, sessions, status)
 	}
 }
 
-// renderSessionsPanel answers htmx with the panel, and a plain form post
-// with a redirect back to the dashboard.
-func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessions *auth.Sessions) {
+// renderSessionsPanel answers htmx with the panel, which says status, and
+// a plain form post with a redirect back to the dashboard.
+func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessions *auth.Sessions, status string) {
 	if !isHTMX(r) {
 		redirect(w, r, p.site.dashboard(), http.StatusNoContent)
 		return
@@ -69,7 +93,7 @@ func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessi
 		p.fail(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, views.SessionsPanel(p.shell(r, ""), devices), nil)
+	p.render(w, r, http.StatusOK, views.SessionsPanel(p.shell(r, ""), devices, status), nil)
 }
 
 func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session) ([]views.Device, error) {
@@ -77,13 +101,28 @@ func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session
 	if err != nil {
 		return nil, err
 	}
+	// This device first, then the newest.
+	slices.SortFunc(list, func(a, b *auth.Session) int {
+		switch {
+		case (a.Key == current.Key) != (b.Key == current.Key):
+			if a.Key == current.Key {
+				return -1
+			}
+			return 1
+		case !a.CreatedAt.Equal(b.CreatedAt):
+			return b.CreatedAt.Compare(a.CreatedAt)
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
 	now := time.Now()
 	devices := make([]views.Device, 0, len(list))
 	for _, s := range list {
 		devices = append(devices, views.Device{
-			ID:          s.Key,
-			Name:        deviceName(s.UserAgent),
-			SignedIn:    s.CreatedAt.UTC().Format("2 Jan 2006 15:04 MST"),
+			ID:   s.Key,
+			Name: deviceName(s.UserAgent),
+			// UTC, said so, for a reader without the script, which shows
+			// it in the reader's own time zone.
+			SignedIn:    s.CreatedAt.UTC().Format("2 Jan 2006, 15:04 MST"),
 			SignedInISO: s.CreatedAt.UTC().Format(time.RFC3339),
 			LastSeen:    ago(now.Sub(s.LastSeen)),
 			Current:     s.Key == current.Key,

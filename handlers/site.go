@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"strings"
 
 	"latchkey/auth"
 	"latchkey/views"
@@ -104,9 +105,16 @@ func (s site) returnTo(path string) string {
 	return auth.SafeReturnPath(path)
 }
 
+// owns reports whether path is one of latchkey's own pages rather than
+// the app's.
+func (s site) owns(path string) bool {
+	return !s.front() || path == s.prefix || strings.HasPrefix(path, s.prefix+"/")
+}
+
 // links are the paths pages link and post to.
 func (s site) links() views.Links {
 	return views.Links{
+		Home:             s.home(),
 		Dashboard:        s.dashboard(),
 		Logout:           s.path(routeLogout),
 		RefreshProfile:   s.path(routeRefresh),

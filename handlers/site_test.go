@@ -45,9 +45,10 @@ func TestRoutesUnderPrefix(t *testing.T) {
 	}{
 		{name: "home", method: "GET", target: "/.latchkey/", wantStatus: 200,
 			wantLinks: map[string]string{`[data-testid="login-button"]`: "/.latchkey/login"}},
+		{name: "home for a user", method: "GET", target: "/.latchkey/", signedIn: true, wantStatus: 200,
+			wantLinks: map[string]string{`[data-testid="dashboard-link"]`: "/.latchkey/account", `[data-testid="nav-dashboard"]`: "/.latchkey/account"}},
 		{name: "the account page for a user", method: "GET", target: "/.latchkey/account", signedIn: true, wantStatus: 200,
 			wantLinks: map[string]string{
-				`[data-testid="dashboard-link"]`:       "/.latchkey/account",
 				`[data-testid="logout-form"]`:          "/.latchkey/logout",
 				`[data-testid="refresh-profile-form"]`: "/.latchkey/profile/refresh",
 				`link[rel="stylesheet"]`:               "/.latchkey/assets/app.",

@@ -21,6 +21,16 @@ type Shell struct {
 	DevIdPExposed bool
 	// AuthRequired marks pages that only a signed-in user may see.
 	AuthRequired bool
+	// Path is the path of the page being drawn. The header links to no
+	// page it is on, and latchkey's home page draws the auth box large.
+	Path string
+	// Popup marks a page drawn in the login popup window: its header has
+	// no links, and its Home closes the window, so that a login never
+	// turns the popup into a second window of the site.
+	Popup bool
+	// Bare draws the header without links, for a page of a login under
+	// way (the development provider's).
+	Bare bool
 	// Links are where latchkey's own pages are.
 	Links Links
 }
@@ -29,6 +39,7 @@ type Shell struct {
 // to. The zero value is latchkey serving a site of its own, at the root;
 // in front of an app they are under latchkey's prefix.
 type Links struct {
+	Home             string // latchkey's home page; default /
 	Dashboard        string // default /dashboard
 	Logout           string // default /logout
 	RefreshProfile   string // default /profile/refresh
@@ -36,6 +47,7 @@ type Links struct {
 	EndOtherSessions string // default /sessions/end-others
 }
 
+func (l Links) home() string      { return or(l.Home, "/") }
 func (l Links) dashboard() string { return or(l.Dashboard, "/dashboard") }
 func (l Links) logout() string    { return or(l.Logout, "/logout") }
 func (l Links) refreshProfile() string {
@@ -45,6 +57,9 @@ func (l Links) endSession(id string) string { return or(l.Sessions, "/sessions/"
 func (l Links) endOtherSessions() string {
 	return or(l.EndOtherSessions, "/sessions/end-others")
 }
+
+// onHome reports a page drawn for latchkey's home page.
+func (s Shell) onHome() bool { return s.Path == s.Links.home() }
 
 func or(s, def string) string {
 	if s == "" {
@@ -76,7 +91,10 @@ type Device struct {
 	// ID names the session in the panel's forms.
 	ID string
 	// Name says which browser on which system, e.g. "Firefox on Linux".
-	Name        string
+	Name string
+	// SignedIn is when the session began, as a person reads it without
+	// the script, which writes it again in their time zone from
+	// SignedInISO.
 	SignedIn    string
 	SignedInISO string
 	LastSeen    string
@@ -104,10 +122,11 @@ type DemoUser struct {
 	Picture string
 }
 
-// DevSignIn is the development provider's sign-in page.
+// DevSignIn is the development provider's login page.
 type DevSignIn struct {
 	Action        string
 	AuthRequestID string
-	ClientID      string
-	Users         []DemoUser
+	// AppName names, in a person's words, what the login is for.
+	AppName string
+	Users   []DemoUser
 }

@@ -108,7 +108,7 @@ func TestAuthBox(t *testing.T) {
 					t.Errorf("login href = %q, want the shell's LoginURL", got)
 				}
 				attr(t, button, "data-login-popup")
-				if got := strings.TrimSpace(button.Text()); got != "Log In" {
+				if got := strings.TrimSpace(button.Text()); got != "Log in" {
 					t.Errorf("login button text = %q", got)
 				}
 				absent(t, doc, "profile-card", "logout-form", "user-name")
@@ -230,6 +230,7 @@ func TestDashboard(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := signedIn(ada)
 			s.AuthRequired = tt.authRequired
+			s.Path = "/dashboard"
 			doc := render(t, views.Dashboard(s, nil))
 
 			if got := strings.Join(strings.Fields(one(t, doc, "welcome").Text()), " "); got != "Welcome "+ada.Name {
@@ -242,11 +243,22 @@ func TestDashboard(t *testing.T) {
 			if _, ok := doc.Find("body").Attr("data-auth-required"); ok != tt.authRequired {
 				t.Errorf("body data-auth-required present = %v, want %v", ok, tt.authRequired)
 			}
-			if got := attr(t, one(t, doc, "auth-box"), "data-signed-in"); got != "true" {
-				t.Errorf("data-signed-in = %q, want true", got)
+			if got := doc.Find(`[data-latchkey-nav]`).AttrOr("data-signed-in", ""); got != "true" {
+				t.Errorf("the header's data-signed-in = %q, want true", got)
 			}
-			if n := doc.Find(`form[action="/logout"] input[name="csrf"][value="csrf-token-123"]`).Length(); n != 2 {
-				t.Errorf("found %d logout forms with the CSRF token, want 2 (profile card and dashboard)", n)
+			// The avatar, the name and Log out once each; no link to the
+			// page itself.
+			if n := doc.Find(`form[action="/logout"] input[name="csrf"][value="csrf-token-123"]`).Length(); n != 1 {
+				t.Errorf("found %d logout forms with the CSRF token, want 1", n)
+			}
+			if n := doc.Find(`[data-testid="avatar"]`).Length(); n != 1 {
+				t.Errorf("found %d avatars, want 1", n)
+			}
+			if n := strings.Count(doc.Find("main").Text(), ada.Name); n != 1 {
+				t.Errorf("the name is shown %d times, want once", n)
+			}
+			if n := doc.Find(`a[href="/dashboard"]`).Length(); n != 0 {
+				t.Errorf("the dashboard has %d links to itself", n)
 			}
 		})
 	}
@@ -260,7 +272,7 @@ func TestErrorPage(t *testing.T) {
 	}{
 		{
 			name:      "with a retry link",
-			problem:   views.Problem{Status: 400, Title: "Sign-in failed", Message: "Please try again.", RetryURL: "/login?return_to=%2Fdashboard"},
+			problem:   views.Problem{Status: 400, Title: "Login failed", Message: "Please try again.", RetryURL: "/login?return_to=%2Fdashboard"},
 			wantRetry: "/login?return_to=%2Fdashboard",
 		},
 		{
@@ -329,7 +341,7 @@ func TestLayoutAssetsAndScripts(t *testing.T) {
 		{
 			name: "dev sign-in",
 			page: views.DevSignInPage(anonymous(), views.DevSignIn{
-				Action: "/dev-idp/login", AuthRequestID: "req-1", ClientID: "latchkey-dev",
+				Action: "/dev-idp/login", AuthRequestID: "req-1", AppName: "latchkey on localhost:3000",
 				Users: []views.DemoUser{{ID: "ada", Name: "Ada", Email: "ada@example.com", Picture: "/assets/avatars/ada.svg"}},
 			}),
 			wantScripts: []string{testAssets.HTMX, testAssets.App},
@@ -384,7 +396,7 @@ func TestSessionsPanel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc := render(t, views.SessionsPanel(signedIn(ada), tt.devices))
+			doc := render(t, views.SessionsPanel(signedIn(ada), tt.devices, ""))
 			if got := doc.Find(`[data-testid="session"]`).Length(); got != len(tt.devices) {
 				t.Errorf("%d sessions listed, want %d", got, len(tt.devices))
 			}

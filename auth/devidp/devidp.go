@@ -157,7 +157,7 @@ func limitRequests(refuse func(http.ResponseWriter, *http.Request, int, string))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if len(r.RequestURI) > maxRequestURI {
-				refuse(w, r, http.StatusRequestURITooLong, "This sign-in request is too long.")
+				refuse(w, r, http.StatusRequestURITooLong, "This login request is too long.")
 				return
 			}
 			if r.ContentLength > maxRequestBody {

@@ -34,7 +34,7 @@ type signIn struct {
 	log      *slog.Logger
 }
 
-const msgUnknownRequest = "This sign-in request is unknown or has expired. Start again from the app."
+const msgUnknownRequest = "This login request is unknown or has expired. Start again from the app."
 
 // fail refuses a sign-in request with 400 and message.
 func (s signIn) fail(w http.ResponseWriter, r *http.Request, message string) {
@@ -66,7 +66,7 @@ func (s signIn) show(w http.ResponseWriter, r *http.Request) {
 // redirects to the client with error=access_denied.
 func (s signIn) submit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil { // its size is bounded by limitRequests
-		s.fail(w, r, "The sign-in form could not be read.")
+		s.fail(w, r, "The login form could not be read.")
 		return
 	}
 	id := r.PostForm.Get("authRequestID")
