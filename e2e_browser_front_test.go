@@ -49,13 +49,15 @@ func TestBrowserBoxInTheAppsPage(t *testing.T) {
 	notes := startNotes(t, base)
 	app := startInFront(t, "http://"+notes, map[string]string{"PORT": strconv.Itoa(port), "PUBLIC_PATHS": "/,/notes.css"})
 
+	check := newPageCheck(t, "notes-")
 	problems := &pageProblems{}
 	first := startChromium(t, true, problems.watch("first tab"))
 	inTab(t, first, "open the app's page",
 		chromedp.Navigate(app.URL+"/"),
 		chromedp.WaitVisible(testid("login-button")),
-		chromedp.Evaluate[chromedp.Void](`window.__marker = 42`),
 	)
+	check.page(first, "box")
+	inTab(t, first, "mark the page", chromedp.Evaluate[chromedp.Void](`window.__marker = 42`))
 	if got := readTab(t, first, "read the greeting", chromedp.Text(testid("hello"))); got != "Hello, visitor" {
 		t.Errorf("the app's page greets %q before login", got)
 	}
@@ -73,6 +75,8 @@ func TestBrowserBoxInTheAppsPage(t *testing.T) {
 
 	signInPopup(t, first, clickLogInForPopup(t, first), problems, "ada")
 	inTab(t, first, "wait for the profile card in the first tab", chromedp.WaitVisible(testid("profile-card")))
+	check.page(first, "box-signed-in")
+	waitLive(t, first, "You are logged in as Ada Lovelace.")
 	inTab(t, second, "wait for the profile card in the second tab", chromedp.WaitVisible(testid("profile-card")))
 	for _, tab := range []struct {
 		ctx    context.Context

@@ -1088,6 +1088,17 @@ func (p *pageProblems) watch(tab string) chromedp.ContextOption {
 	})
 }
 
+// allow forgets the failed loads of pages at addresses that start with
+// prefix and answered status: error pages a test opens on purpose.
+func (p *pageProblems) allow(status int, prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = slices.DeleteFunc(p.list, func(problem string) bool {
+		return strings.Contains(problem, fmt.Sprintf("network error: Failed to load resource: the server responded with a status of %d ", status)) &&
+			strings.Contains(problem, "("+prefix)
+	})
+}
+
 // check fails the test for each problem reported so far.
 func (p *pageProblems) check(t *testing.T) {
 	t.Helper()
