@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,6 +115,46 @@ func BenchmarkDashboard(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 	req.AddCookie(app.cookie)
 	serve(b, app.handler, req, http.StatusOK)
+}
+
+// BenchmarkDashboardGzip is BenchmarkDashboard for a browser, which
+// accepts gzip: the cost of compressing the page as it is sent.
+func BenchmarkDashboardGzip(b *testing.B) {
+	app := newBenchApp(b)
+	req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+	req.AddCookie(app.cookie)
+	serve(b, app.handler, req, http.StatusOK)
+}
+
+// BenchmarkPageCompression compresses the dashboard at gzip's levels,
+// with pooled writers as send does, and reports the size each gives:
+// what pageGzipLevel was chosen from.
+func BenchmarkPageCompression(b *testing.B) {
+	app := newBenchApp(b)
+	req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	req.AddCookie(app.cookie)
+	rec := httptest.NewRecorder()
+	app.handler.ServeHTTP(rec, req)
+	page := rec.Body.Bytes()
+	for _, level := range []int{gzip.BestSpeed, 3, 5, gzip.DefaultCompression, gzip.BestCompression} {
+		b.Run(fmt.Sprintf("level-%d", level), func(b *testing.B) {
+			writers := sync.Pool{New: func() any { zw, _ := gzip.NewWriterLevel(nil, level); return zw }}
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			b.SetBytes(int64(len(page)))
+			for b.Loop() {
+				buf.Reset()
+				zw := writers.Get().(*gzip.Writer)
+				zw.Reset(&buf)
+				_, _ = zw.Write(page)
+				_ = zw.Close()
+				writers.Put(zw)
+			}
+			b.ReportMetric(float64(buf.Len()), "gzip-bytes")
+			b.ReportMetric(float64(len(page)), "page-bytes")
+		})
+	}
 }
 
 // BenchmarkSessionMiddleware measures loadSession and requireSession alone,

@@ -33,9 +33,9 @@ func handleHome(p *pages, cookies *auth.Cookies, provider *auth.Provider) http.H
 		}
 		if notice == "" && visitorPage != nil && sessionFrom(r.Context()) == nil {
 			if isHTMX(r) {
-				p.send(w, http.StatusOK, visitorBox)
+				p.sendDrawn(w, r, http.StatusOK, visitorBox)
 			} else {
-				p.send(w, http.StatusOK, visitorPage)
+				p.sendDrawn(w, r, http.StatusOK, visitorPage)
 			}
 			return
 		}
