@@ -172,6 +172,12 @@ func TestBrowserPagesAccessible(t *testing.T) {
 	check.page(tab, "dev-sign-in")
 	inTab(t, tab, "cancel it", chromedp.Click(testid("cancel")), chromedp.WaitVisible(testid("error")))
 	check.page(tab, "popup-cancelled")
+	const gap = `(() => { const a = document.querySelector('[data-testid="try-again"]').getBoundingClientRect(),
+		b = document.querySelector('[data-testid="home-link"]').getBoundingClientRect();
+		return b.top >= a.bottom ? b.top - a.bottom : b.left - a.right; })()`
+	if got := readTab(t, tab, "measure the buttons' gap", chromedp.Evaluate[float64](gap)); got < 8 {
+		t.Errorf("the error page's buttons are %.0f px apart, want at least 8", got)
+	}
 
 	inTab(t, tab, "log in", chromedp.Navigate(app.URL+"/login"), chromedp.WaitVisible(testid("choose-ada")),
 		chromedp.Click(testid("choose-ada")), chromedp.WaitVisible(testid("dashboard")))

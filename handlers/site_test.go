@@ -135,7 +135,9 @@ func TestOwnURLs(t *testing.T) {
 }
 
 // TestBoxAndScript: the box an app's page embeds comes back to that
-// page, and latchkey's script is served where app pages load it.
+// page, alone; to latchkey's own pages it comes with the header's session
+// links, and large on latchkey's home page. latchkey's script is served
+// where app pages load it.
 func TestBoxAndScript(t *testing.T) {
 	f := newPrefixedFixture(t)
 	cookie, _ := f.signIn(t)
@@ -145,11 +147,14 @@ func TestBoxAndScript(t *testing.T) {
 		signedIn  bool
 		wantID    string
 		wantLogin string
+		wantNav   bool // the header's session links come along
+		wantHero  bool // drawn large, for the home page
 	}{
 		{name: "from an htmx request of the app's page", header: map[string]string{"HX-Request": "true", "HX-Current-URL": "http://app.test/notes?x=1"}, wantID: "login-box", wantLogin: "/.latchkey/login?return_to=%2Fnotes%3Fx%3D1"},
 		{name: "from the Referer", header: map[string]string{"Referer": "http://app.test/board"}, wantID: "login-box", wantLogin: "/.latchkey/login?return_to=%2Fboard"},
 		{name: "from a page of another site", header: map[string]string{"HX-Current-URL": "https://evil.example/x", "Referer": "http://app.test.evil.example/y"}, wantID: "login-box", wantLogin: "/.latchkey/login"},
-		{name: "from latchkey's home page", header: map[string]string{"HX-Current-URL": "http://app.test/.latchkey/"}, wantID: "login-box", wantLogin: "/.latchkey/login"},
+		{name: "from latchkey's home page", header: map[string]string{"HX-Current-URL": "http://app.test/.latchkey/"}, wantID: "login-box", wantLogin: "/.latchkey/login", wantNav: true, wantHero: true},
+		{name: "from latchkey's account page", header: map[string]string{"HX-Current-URL": "http://app.test/.latchkey/logout"}, signedIn: true, wantID: "profile-card", wantNav: true},
 		{name: "signed in", signedIn: true, wantID: "profile-card"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +182,16 @@ func TestBoxAndScript(t *testing.T) {
 			}
 			if tt.signedIn && doc.Find(`[data-testid="dashboard-link"]`).AttrOr("href", "") != "/.latchkey/account" {
 				t.Error("the profile card does not link to the account page")
+			}
+			nav := doc.Find(`[data-latchkey-nav]`)
+			if (nav.Length() == 1) != tt.wantNav {
+				t.Errorf("%d header session links in the answer, want them: %v", nav.Length(), tt.wantNav)
+			}
+			if tt.wantNav && tt.signedIn && nav.Find(`a[href="/.latchkey/account"]`).Length() != 1 {
+				t.Errorf("the header's links lack the account page:\n%s", body)
+			}
+			if got := doc.Find(`#auth-box.hero`).Length() == 1; got != tt.wantHero {
+				t.Errorf("the box is drawn large: %v, want %v", got, tt.wantHero)
 			}
 		})
 	}

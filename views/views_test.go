@@ -438,3 +438,76 @@ func TestNotAllowed(t *testing.T) {
 		t.Errorf("%d logout forms with the CSRF token, want 1", n)
 	}
 }
+
+// TestPopupPages: a page drawn for the login popup says so to the
+// script, has no links in its header, and offers Close instead of Home;
+// elsewhere, the header links to the dashboard once logged in, but not
+// from the dashboard.
+func TestPopupPages(t *testing.T) {
+	prob := views.Problem{Status: 403, Title: "Login cancelled", Message: "The login was cancelled.", RetryURL: "/login?popup=1"}
+	popup := anonymous()
+	popup.Popup = true
+	doc := render(t, views.ErrorPage(popup, prob))
+	if _, ok := doc.Find("body").Attr("data-latchkey-popup"); !ok {
+		t.Error("the popup's page does not say it is in the popup")
+	}
+	if n := doc.Find("header a").Length(); n != 0 {
+		t.Errorf("the popup's header has %d links", n)
+	}
+	if got := strings.TrimSpace(one(t, doc, "home-link").Text()); got != "Close" {
+		t.Errorf("the popup's second button says %q, want Close", got)
+	}
+	if got := attr(t, one(t, doc, "try-again"), "href"); got != prob.RetryURL {
+		t.Errorf("Try again = %q", got)
+	}
+
+	page := views.ErrorPage(anonymous(), prob)
+	doc = render(t, page)
+	if _, ok := doc.Find("body").Attr("data-latchkey-popup"); ok {
+		t.Error("a page outside the popup says it is in the popup")
+	}
+	if got := strings.TrimSpace(one(t, doc, "home-link").Text()); got != "Home" {
+		t.Errorf("the error page's second button says %q, want Home", got)
+	}
+
+	s := signedIn(ada)
+	s.Path = "/logout"
+	if got := attr(t, one(t, render(t, views.LogoutConfirm(s)), "nav-dashboard"), "href"); got != "/dashboard" {
+		t.Errorf("the header links to %q, want the dashboard", got)
+	}
+	absent(t, render(t, views.LogoutConfirm(anonymous())), "nav-dashboard")
+}
+
+// TestLogoutConfirmSignedOut: /logout without a session offers to log in.
+func TestLogoutConfirmSignedOut(t *testing.T) {
+	doc := render(t, views.LogoutConfirm(anonymous()))
+	if got := attr(t, one(t, doc, "login-button"), "href"); got != anonymous().LoginURL {
+		t.Errorf("Log in = %q, want the shell's LoginURL", got)
+	}
+	one(t, doc, "home-link")
+	absent(t, doc, "logout-form")
+}
+
+// TestDevSignInPage: the development provider's page names what the
+// login is for in a person's words and warns once that it is a demo.
+func TestDevSignInPage(t *testing.T) {
+	s := anonymous()
+	s.DevIdP = true
+	s.Bare = true
+	doc := render(t, views.DevSignInPage(s, views.DevSignIn{
+		Action: "/dev-idp/login", AuthRequestID: "req-1", AppName: "latchkey on localhost:3000",
+		Users: []views.DemoUser{{ID: "ada", Name: "Ada", Email: "ada@example.com", Picture: "/assets/avatars/ada.svg"}},
+	}))
+	if got := strings.TrimSpace(one(t, doc, "dev-signin-title").Text()); got != "Choose an account" {
+		t.Errorf("title = %q", got)
+	}
+	if !strings.Contains(one(t, doc, "dev-signin").Text(), "to log in to latchkey on localhost:3000") {
+		t.Error("the page does not say what the login is for")
+	}
+	if n := doc.Find(".dev-idp-banner").Length(); n != 1 {
+		t.Errorf("%d development warnings, want 1", n)
+	}
+	if n := doc.Find("header a").Length(); n != 0 {
+		t.Errorf("the provider's page has %d links in its header", n)
+	}
+}
