@@ -56,6 +56,7 @@ func TestBrowserPopupCancelAndTryAgain(t *testing.T) {
 		t.Errorf("focus is on %q, want the message's heading", got)
 	}
 	waitLive(t, home, "Login cancelled")
+	newPageCheck(t, "").page(home, "home-login-cancelled")
 
 	popup2, closePopup2 := chromedp.NewContext(home, chromedp.WithTargetID(clickForPopup(t, home, `[data-testid="login-problem"] a`)), problems.watch("second popup"))
 	defer closePopup2()

@@ -133,15 +133,16 @@
     }
   }
 
-  // In the popup, a login link (Try again) starts a popup login here, and Home
-  // closes the window: the popup never becomes a second window of the site.
+  // In the popup, a login link (Try again) starts a popup login here, and any
+  // other link of the site (Home, Close) ends the popup: it never becomes a second
+  // window of the site.
   function onPopupClick(event, link) {
-    if (link.hasAttribute('data-latchkey-home')) {
-      event.preventDefault();
-      closePopup(link.href);
-    } else if (isLoginLink(link)) {
+    if (isLoginLink(link)) {
       event.preventDefault();
       location.assign(asPopupLogin(link.href));
+    } else if (link.origin === location.origin) {
+      event.preventDefault();
+      closePopup(link.href);
     }
   }
 
