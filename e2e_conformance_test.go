@@ -411,6 +411,22 @@ func conformanceCases() []conformanceCase {
 			})),
 		},
 		{
+			id: "R14", profile: profileBCL, name: "expired, within the leeway",
+			what: "exp 25 s ago, within the 30-s ExpiryLeeway → 200, session ended",
+			test: backChannel(http.StatusOK, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				c["iat"] = time.Now().Add(-time.Minute).Unix()
+				c["exp"] = time.Now().Add(-auth.ExpiryLeeway + skewMargin).Unix()
+			})),
+		},
+		{
+			id: "R14", profile: profileBCL, name: "expired, beyond the leeway",
+			what: "exp 35 s ago, beyond the 30-s ExpiryLeeway that ID tokens get too → 400, session kept",
+			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {
+				c["iat"] = time.Now().Add(-time.Minute).Unix()
+				c["exp"] = time.Now().Add(-auth.ExpiryLeeway - skewMargin).Unix()
+			})),
+		},
+		{
 			id: "R14", profile: profileBCL, name: "neither sub nor sid",
 			what: "neither sub nor sid → 400, session kept",
 			test: backChannel(http.StatusBadRequest, signedLogout(oidctest.SignValid, "logout+jwt", func(_ *oidctest.Provider, c map[string]any) {

@@ -48,7 +48,7 @@ func (c *logoutClaims) SetSignatureAlgorithm(alg jose.SignatureAlgorithm) { c.al
 // VerifyLogoutToken checks a back-channel logout token as Back-Channel
 // Logout 1.0, 2.6 asks: signature with the ID token's algorithms and keys,
 // exact issuer, audience, iat and exp (at most MaxLogoutTokenLifetime
-// apart), a jti, the logout event, sub or sid, no nonce, and a typ of
+// apart; the same ClockSkew and ExpiryLeeway as ID tokens), a jti, the logout event, sub or sid, no nonce, and a typ of
 // logout+jwt or JWT when there is one.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
 	c := p.conn.Load()
@@ -93,7 +93,7 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 		return nil, invalid("iat missing or in the future")
 	case lt.Expiration.AsTime().IsZero():
 		return nil, invalid("exp missing (Back-Channel Logout 1.0, 2.4, requires it)")
-	case !now.Before(lt.Expiration.AsTime().Add(ClockSkew)):
+	case !now.Before(lt.Expiration.AsTime().Add(ExpiryLeeway)):
 		return nil, invalid("exp past")
 	case lt.Expiration.AsTime().Sub(lt.IssuedAt.AsTime()) > MaxLogoutTokenLifetime:
 		return nil, invalid("exp more than %v after iat", MaxLogoutTokenLifetime)

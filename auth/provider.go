@@ -53,10 +53,10 @@ func acceptedAlg(alg string) bool {
 // allow for the provider's clock running ahead of ours.
 const ClockSkew = time.Minute
 
-// ExpiryLeeway is how long after its exp an ID token is still accepted, to
-// allow for the provider's clock running behind ours. It only ever widens
-// what is accepted (OpenID Connect Core 3.1.3.7): a token is good until
-// exp, however short-lived.
+// ExpiryLeeway is how long after its exp an ID token or a back-channel
+// logout token is still accepted, to allow for the provider's clock running
+// behind ours. It only ever widens what is accepted (OpenID Connect Core
+// 3.1.3.7): a token is good until exp, however short-lived.
 const ExpiryLeeway = 30 * time.Second
 
 // The token endpoint authentication methods of OpenID Connect Core 9 that

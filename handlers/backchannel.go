@@ -35,7 +35,9 @@ func backChannelLogout(ctx context.Context, provider *auth.Provider, sessions *a
 		return nil, 0, err
 	}
 	// VerifyLogoutToken made sure there is a jti, and that Expiry is near.
-	first, err := sessions.ClaimOnce(ctx, "logout:"+token.JTI, time.Until(token.Expiry)+auth.ClockSkew)
+	// The claim lasts as long as the token is accepted: until ExpiryLeeway
+	// after its exp.
+	first, err := sessions.ClaimOnce(ctx, "logout:"+token.JTI, time.Until(token.Expiry)+auth.ExpiryLeeway)
 	if err != nil {
 		return nil, 0, err
 	}
