@@ -334,3 +334,46 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestRedisRefusingWrites: a Redis that is up but cannot take writes for
+// now — a replica after a failover, a server at its memory limit — is an
+// unavailable store (503, try again), not a broken one.
+func TestRedisRefusingWrites(t *testing.T) {
+	ctx := context.Background()
+	refusals := []struct {
+		name   string
+		refuse func(t *testing.T, raw *redis.Client)
+	}{
+		{"read-only replica", func(t *testing.T, raw *redis.Client) {
+			primary := redistest.Start(t)
+			host, port, _ := strings.Cut(primary.Addr(), ":")
+			if err := raw.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+				t.Fatalf("REPLICAOF: %v", err)
+			}
+		}},
+		{"out of memory", func(t *testing.T, raw *redis.Client) {
+			for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", "1"}} {
+				if err := raw.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+					t.Fatalf("CONFIG SET %s: %v", kv[0], err)
+				}
+			}
+		}},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			t.Cleanup(func() { raw.Close() })
+			st := open(t, srv, time.Now, "refusing:")
+			clock := storetest.NewClock()
+			tc.refuse(t, raw)
+			err := st.Create(ctx, storetest.NewSession(clock, "ada"))
+			if !errors.Is(err, auth.ErrStoreUnavailable) {
+				t.Errorf("Create = %v; want an error wrapping ErrStoreUnavailable", err)
+			}
+			if _, err := st.Claim(ctx, "state", clock.Now().Add(time.Minute)); !errors.Is(err, auth.ErrStoreUnavailable) {
+				t.Errorf("Claim = %v; want an error wrapping ErrStoreUnavailable", err)
+			}
+		})
+	}
+}

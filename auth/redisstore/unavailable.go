@@ -38,7 +38,11 @@ func unreachable(err error) bool {
 		errors.Is(err, redis.ErrClosed):
 		return true
 	}
-	for _, prefix := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "max number of clients reached"} {
+	// Redis up but unable to serve for now: loading its data, a replica
+	// after a failover (READONLY), at its memory limit (OOM), unable to
+	// persist (MISCONF), busy with a script (BUSY), short of replicas
+	// (NOREPLICAS), out of connections.
+	for _, prefix := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "OOM", "MISCONF", "BUSY", "NOREPLICAS", "max number of clients reached"} {
 		if redis.HasErrorPrefix(err, prefix) {
 			return true
 		}
