@@ -7,55 +7,13 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"latchkey/auth/oidctest"
+	"latchkey/handlers/formtest"
 )
-
-// fileUpload is a multipart/form-data body with a csrf field and one file
-// part of size bytes, made as it is read: hundreds of megabytes are sent
-// without being held.
-type fileUpload struct {
-	head, tail []byte
-	left       int64
-	produced   atomic.Int64
-}
-
-const uploadBoundary = "latchkey-e2e-boundary"
-
-func newFileUpload(csrf string, size int64) *fileUpload {
-	head := "--" + uploadBoundary + "\r\n" +
-		"Content-Disposition: form-data; name=\"csrf\"\r\n\r\n" + csrf + "\r\n" +
-		"--" + uploadBoundary + "\r\n" +
-		"Content-Disposition: form-data; name=\"upload\"; filename=\"big.bin\"\r\n" +
-		"Content-Type: application/octet-stream\r\n\r\n"
-	return &fileUpload{head: []byte(head), tail: []byte("\r\n--" + uploadBoundary + "--\r\n"), left: size}
-}
-
-func (u *fileUpload) Read(p []byte) (int, error) {
-	n := 0
-	switch {
-	case len(u.head) > 0:
-		n = copy(p, u.head)
-		u.head = u.head[n:]
-	case u.left > 0:
-		n = int(min(int64(len(p)), u.left))
-		for i := range p[:n] {
-			p[i] = 'x'
-		}
-		u.left -= int64(n)
-	case len(u.tail) > 0:
-		n = copy(p, u.tail)
-		u.tail = u.tail[n:]
-	default:
-		return 0, io.EOF
-	}
-	u.produced.Add(int64(n))
-	return n, nil
-}
 
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -88,13 +46,13 @@ func TestFormsRefuseFileUploads(t *testing.T) {
 
 	const size = 300 << 20
 	for _, path := range []string{"/profile/refresh", "/sessions/end-others", "/sessions/" + strings.Repeat("0", 64) + "/end", "/backchannel-logout", "/logout"} {
-		upload := newFileUpload(csrf, size)
+		upload := formtest.NewUpload(csrf, size)
 		req, err := http.NewRequest(http.MethodPost, app.URL+path, upload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.ContentLength = int64(len(upload.head)) + size + int64(len(upload.tail))
-		req.Header.Set("Content-Type", "multipart/form-data; boundary="+uploadBoundary)
+		req.ContentLength = upload.Size()
+		req.Header.Set("Content-Type", formtest.ContentType)
 		req.Header.Set("Origin", app.URL)
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		resp, err := b.client.Do(req)
@@ -106,7 +64,7 @@ func TestFormsRefuseFileUploads(t *testing.T) {
 		if resp.StatusCode != http.StatusUnsupportedMediaType {
 			t.Errorf("POST %s with a file = %d, want 415", path, resp.StatusCode)
 		}
-		if sent := upload.produced.Load(); sent == req.ContentLength {
+		if upload.Produced() == upload.Size() {
 			t.Errorf("POST %s: the whole upload was read before the answer", path)
 		}
 	}

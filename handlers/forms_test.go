@@ -10,60 +10,17 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"latchkey/handlers/formtest"
 )
-
-// multipartBody is a multipart/form-data body with a csrf field and one
-// file part of size bytes, made as it is read, so a test can send hundreds
-// of megabytes without holding them.
-type multipartBody struct {
-	head, tail []byte
-	left       int64        // file bytes still to make
-	produced   atomic.Int64 // bytes handed out so far
-}
-
-const multipartBoundary = "latchkey-test-boundary"
-
-func newMultipartBody(csrf string, size int64) *multipartBody {
-	head := "--" + multipartBoundary + "\r\n" +
-		"Content-Disposition: form-data; name=\"csrf\"\r\n\r\n" + csrf + "\r\n" +
-		"--" + multipartBoundary + "\r\n" +
-		"Content-Disposition: form-data; name=\"upload\"; filename=\"big.bin\"\r\n" +
-		"Content-Type: application/octet-stream\r\n\r\n"
-	return &multipartBody{head: []byte(head), tail: []byte("\r\n--" + multipartBoundary + "--\r\n"), left: size}
-}
-
-func (b *multipartBody) size() int64 { return int64(len(b.head)) + b.left + int64(len(b.tail)) }
-
-func (b *multipartBody) Read(p []byte) (int, error) {
-	n := 0
-	switch {
-	case len(b.head) > 0:
-		n = copy(p, b.head)
-		b.head = b.head[n:]
-	case b.left > 0:
-		n = int(min(int64(len(p)), b.left))
-		for i := range p[:n] {
-			p[i] = 'x'
-		}
-		b.left -= int64(n)
-	case len(b.tail) > 0:
-		n = copy(p, b.tail)
-		b.tail = b.tail[n:]
-	default:
-		return 0, io.EOF
-	}
-	b.produced.Add(int64(n))
-	return n, nil
-}
 
 // postStreaming sends a POST over a raw connection, writing the body while
 // it reads the answer, as a client uploading a large file does, and
 // returns the answer with how much of the body had been sent by then.
-func postStreaming(t *testing.T, srv *httptest.Server, path string, header http.Header, body *multipartBody) (*http.Response, []byte, int64) {
+func postStreaming(t *testing.T, srv *httptest.Server, path string, header http.Header, body *formtest.Upload) (*http.Response, []byte, int64) {
 	t.Helper()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -74,7 +31,7 @@ func postStreaming(t *testing.T, srv *httptest.Server, path string, header http.
 	go func() {
 		defer close(written)
 		w := bufio.NewWriter(conn)
-		fmt.Fprintf(w, "POST %s HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n", path, body.size())
+		fmt.Fprintf(w, "POST %s HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n", path, body.Size())
 		_ = header.Write(w)
 		_, _ = io.WriteString(w, "\r\n")
 		// A write fails once the server has answered and closed: that is
@@ -86,7 +43,7 @@ func postStreaming(t *testing.T, srv *httptest.Server, path string, header http.
 	if err != nil {
 		t.Fatalf("POST %s: no answer: %v", path, err)
 	}
-	sent := body.produced.Load()
+	sent := body.Produced()
 	page, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("POST %s: read answer: %v", path, err)
@@ -120,11 +77,11 @@ func TestFormRoutesRefuseMultipart(t *testing.T) {
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			header := http.Header{
-				"Content-Type":   {"multipart/form-data; boundary=" + multipartBoundary},
+				"Content-Type":   {formtest.ContentType},
 				"Cookie":         {cookie.String()},
 				"Sec-Fetch-Site": {"same-origin"},
 			}
-			body := newMultipartBody(csrf, fileSize)
+			body := formtest.NewUpload(csrf, fileSize)
 			resp, page, sent := postStreaming(t, srv, tt.path, header, body)
 			if resp.StatusCode != http.StatusUnsupportedMediaType {
 				t.Errorf("status %d, want 415", resp.StatusCode)
