@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"latchkey/auth/oidctest"
 )
 
 // BenchmarkLogin measures one whole login against the built-in provider,
@@ -20,27 +22,43 @@ import (
 // back, the callback (code exchange, ID token check, userinfo) and the
 // dashboard. The program runs in this process, as `run` starts it. A
 // logout after each login, not timed, keeps the user's session list short.
+//
+// provider=external is the same login through auth/oidctest, a provider
+// outside the program (in this process, on a port of its own) that
+// approves at once, with the embedded store: what the app itself spends
+// on a login, as in production.
 func BenchmarkLogin(b *testing.B) {
 	for _, store := range []string{"memory", "embedded"} {
 		b.Run("store="+store, func(b *testing.B) {
-			base := startBenchApp(b, map[string]string{"SESSION_STORE": store, "DATA_DIR": b.TempDir()})
-			transport := http.DefaultTransport.(*http.Transport).Clone()
-			b.Cleanup(transport.CloseIdleConnections)
-			b.ReportAllocs()
-			var n uint32
-			for b.Loop() {
-				jar, _ := cookiejar.New(nil)
-				// Each login from a client of its own (X-Forwarded-For is
-				// believed from loopback), as the per-client limit expects.
-				n++
-				from := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}).String()
-				client := &http.Client{Jar: jar, Transport: forwardedFor(transport, from), Timeout: 10 * time.Second}
-				csrf := benchLogin(b, client, base)
-				b.StopTimer()
-				benchLogout(b, client, base, csrf)
-				b.StartTimer()
-			}
+			benchmarkLogins(b, map[string]string{"SESSION_STORE": store, "DATA_DIR": b.TempDir()}, benchLogin)
 		})
+	}
+	b.Run("provider=external", func(b *testing.B) {
+		p := oidctest.New(b)
+		env := providerEnv(p, map[string]string{"SESSION_STORE": "embedded", "DATA_DIR": b.TempDir()})
+		benchmarkLogins(b, env, benchExternalLogin)
+	})
+}
+
+// benchmarkLogins runs the program with env and logs in with login, again
+// and again, each from a new browser.
+func benchmarkLogins(b *testing.B, env map[string]string, login func(*testing.B, *http.Client, string) string) {
+	base := startBenchApp(b, env)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	b.Cleanup(transport.CloseIdleConnections)
+	b.ReportAllocs()
+	var n uint32
+	for b.Loop() {
+		jar, _ := cookiejar.New(nil)
+		// Each login from a client of its own (X-Forwarded-For is
+		// believed from loopback), as the per-client limit expects.
+		n++
+		from := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}).String()
+		client := &http.Client{Jar: jar, Transport: forwardedFor(transport, from), Timeout: 10 * time.Second}
+		csrf := login(b, client, base)
+		b.StopTimer()
+		benchLogout(b, client, base, csrf)
+		b.StartTimer()
 	}
 }
 
@@ -106,6 +124,18 @@ func benchLogin(b *testing.B, client *http.Client, base string) string {
 	}
 	form := url.Values{"authRequestID": {html.UnescapeString(id[1])}, "user": {"ada"}}
 	page, at = benchFetch(b, client, http.MethodPost, target.String(), form)
+	csrf := csrfValue.FindStringSubmatch(page)
+	if at.Path != "/dashboard" || csrf == nil {
+		b.Fatalf("login ended at %s:\n%s", at, page)
+	}
+	return html.UnescapeString(csrf[1])
+}
+
+// benchExternalLogin logs in through a provider that approves at once
+// and returns the session's CSRF token.
+func benchExternalLogin(b *testing.B, client *http.Client, base string) string {
+	b.Helper()
+	page, at := benchFetch(b, client, http.MethodGet, base+"/login", nil)
 	csrf := csrfValue.FindStringSubmatch(page)
 	if at.Path != "/dashboard" || csrf == nil {
 		b.Fatalf("login ended at %s:\n%s", at, page)

@@ -35,7 +35,6 @@ import (
 var version string
 
 func main() {
-	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, buildVersion(), os.Args, environment(os.Environ()), os.Stdout, os.Stderr, nil)
 	stop()
@@ -437,22 +436,6 @@ func sweep(ctx context.Context, store auth.SessionStore, log *slog.Logger) {
 			log.Debug("swept expired sessions", "count", n)
 		}
 	}
-}
-
-// tuneGC sets the garbage collector up for a process whose live heap is
-// a few megabytes, unless GOGC or GOMEMLIMIT is set. With the default
-// GOGC=100 such a heap is collected hundreds of times a second under load;
-// at 400 it is collected a quarter as often. The soft limit keeps memory
-// bounded when a thousand busy connections make the heap grow (their
-// stacks and buffers alone take some 30 MB): the collector then works
-// harder instead. It is set here, not in run, because it holds for the
-// whole process.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(48 << 20)
 }
 
 // buildVersion is the version stamped in by the release build, else the

@@ -102,15 +102,22 @@ func (c *Cookies) Name(base string) string {
 }
 
 func (c *Cookies) set(w http.ResponseWriter, codecs []securecookie.Codec, name string, value any, maxAge time.Duration) error {
-	return c.setWithin(w, codecs, name, value, maxAge, maxCookieSize)
+	_, err := c.seal(w, codecs, name, value, maxAge, maxCookieSize)
+	return err
 }
 
 // setWithin sets the cookie unless its Set-Cookie value would be longer
 // than limit bytes.
 func (c *Cookies) setWithin(w http.ResponseWriter, codecs []securecookie.Codec, name string, value any, maxAge time.Duration, limit int) error {
+	_, err := c.seal(w, codecs, name, value, maxAge, limit)
+	return err
+}
+
+// seal is setWithin, and returns the cookie's sealed value.
+func (c *Cookies) seal(w http.ResponseWriter, codecs []securecookie.Codec, name string, value any, maxAge time.Duration, limit int) (string, error) {
 	sealed, err := securecookie.EncodeMulti(name, value, codecs...)
 	if err != nil {
-		return fmt.Errorf("seal cookie %s: %w", name, err)
+		return "", fmt.Errorf("seal cookie %s: %w", name, err)
 	}
 	cookie := &http.Cookie{
 		Name:     name,
@@ -121,11 +128,15 @@ func (c *Cookies) setWithin(w http.ResponseWriter, codecs []securecookie.Codec, 
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	if len(cookie.String()) > limit {
-		return fmt.Errorf("seal cookie %s: %w", name, errCookieTooLarge)
+	// What http.SetCookie sends, made once for both.
+	line := cookie.String()
+	if len(line) > limit {
+		return "", fmt.Errorf("seal cookie %s: %w", name, errCookieTooLarge)
 	}
-	http.SetCookie(w, cookie)
-	return nil
+	if line != "" {
+		w.Header().Add("Set-Cookie", line)
+	}
+	return sealed, nil
 }
 
 func (c *Cookies) get(r *http.Request, codecs []securecookie.Codec, name string, dst any) error {

@@ -34,6 +34,31 @@ func TestOpenedCookiesTrustedForAMinute(t *testing.T) {
 	}
 }
 
+// TestStartedCookieRememberedAsOpened: the cookie a login sets is
+// remembered as opened, with the keys that open the session's tokens, so
+// the request the login redirects to does not open it again.
+func TestStartedCookieRememberedAsOpened(t *testing.T) {
+	s := newTestSessionsWithIdle(t, 2*time.Hour, time.Hour)
+	started, rec := s.start(t, "ada")
+	// Cookies sealed with another secret no longer open.
+	other, err := NewCookies(CookieConfig{Secrets: []string{secretOld}, Secure: true, SessionMaxAge: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cookies = other
+	got, err := s.Load(t.Context(), requestWith(rec))
+	if err != nil {
+		t.Fatalf("Load right after Start: %v; want the remembered session", err)
+	}
+	if got.Key != started.Key || got.CSRFToken != started.CSRFToken || got.IDTokenHint() != "id-token-ada" {
+		t.Errorf("Load = %+v, want the started session %+v with its tokens", got, started)
+	}
+	s.clock.Advance(openedFor)
+	if _, err := s.Load(t.Context(), requestWith(rec)); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Load openedFor after Start: %v; want the cookie opened again, and refused", err)
+	}
+}
+
 func TestOpenedCookiesStayBounded(t *testing.T) {
 	s := newTestSessions(t, time.Hour)
 	for range openedCookiesKept + 100 {

@@ -99,7 +99,15 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err := s.endOldest(ctx, sess); err != nil {
 		return err
 	}
-	return s.cookies.set(w, s.cookies.session, s.cookies.Name(sessionCookie), id, s.maxAge)
+	sealed, err := s.cookies.seal(w, s.cookies.session, s.cookies.Name(sessionCookie), id, s.maxAge, maxCookieSize)
+	if err != nil {
+		return err
+	}
+	// The browser comes straight back with this cookie (the login's
+	// redirect): it is remembered as opened, as Load would, with the keys
+	// just derived for the seal.
+	s.opened.Put(sealed, openedCookie{key: sess.Key, keys: sess.keys, until: now.Add(openedFor)})
+	return nil
 }
 
 // endOldest ends the oldest sessions of sess's user beyond

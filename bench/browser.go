@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,22 @@ func (b *browser) login(ctx context.Context, user string) (*signedIn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.signedIn(dashboard, at, dashboardPath)
+}
+
+// loginAt signs in by following path's redirects to the dashboard, as
+// with a provider that approves at once.
+func (b *browser) loginAt(ctx context.Context, path string) (*signedIn, error) {
+	dashboard, at, err := b.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return b.signedIn(dashboard, at, "/dashboard")
+}
+
+// signedIn checks that a login ended on the dashboard (the page at at)
+// and returns the session it made.
+func (b *browser) signedIn(dashboard string, at *url.URL, dashboardPath string) (*signedIn, error) {
 	csrf := csrfField.FindStringSubmatch(dashboard)
 	if at.Path != dashboardPath || csrf == nil || !strings.Contains(dashboard, `data-testid="dashboard"`) {
 		return nil, fmt.Errorf("login ended at %s, not on the dashboard", at)
@@ -155,15 +172,24 @@ func (b *browser) do(req *http.Request) (string, *url.URL, error) {
 	return string(body), resp.Request.URL, nil
 }
 
-// loginRate runs workers browsers that each log in again and again for d,
-// and says how many logins completed. Each login is followed by a logout
-// that ends the session here only, so that the demo user's list of
-// sessions on the dashboard stays short; the logouts take part of d.
+// loginRate runs workers browsers that each log in through the built-in
+// provider again and again for d, and says how many logins completed.
 func loginRate(ctx context.Context, base string, workers int, d time.Duration) (int64, time.Duration, error) {
+	users := []string{"ada", "grace", "alan"}
+	return loginsFor(ctx, base, workers, d, func(ctx context.Context, b *browser, n int) (*signedIn, error) {
+		return b.login(ctx, users[n%len(users)])
+	})
+}
+
+// loginsFor runs workers browsers that each log in with login again and
+// again for d (n counts each worker's logins, from its own start), and
+// says how many logins completed. Each login is followed by a logout that
+// ends the session here only, so that the user's list of sessions on the
+// dashboard stays short; the logouts take part of d.
+func loginsFor(ctx context.Context, base string, workers int, d time.Duration, login func(ctx context.Context, b *browser, n int) (*signedIn, error)) (int64, time.Duration, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = workers
 	defer transport.CloseIdleConnections()
-	users := []string{"ada", "grace", "alan"}
 	var done atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -176,7 +202,7 @@ func loginRate(ctx context.Context, base string, workers int, d time.Duration) (
 				b, err := newBrowser(base, transport)
 				if err == nil {
 					var s *signedIn
-					if s, err = b.login(ctx, users[(i+n)%len(users)]); err == nil {
+					if s, err = login(ctx, b, i+n); err == nil {
 						done.Add(1)
 						err = b.logout(ctx, s)
 					}
@@ -227,9 +253,22 @@ func weighOnce(ctx context.Context, client *http.Client, base, page string) (pag
 		}
 		return int64(len(head) + len(body)), string(body), resp.Header, nil
 	}
-	n, body, _, err := fetch(page)
+	n, body, header, err := fetch(page)
 	if err != nil {
 		return pageWeight{}, err
+	}
+	if header.Get("Content-Encoding") == "gzip" {
+		// The page came compressed, as counted: its links are read
+		// from what a browser unpacks.
+		zr, err := gzip.NewReader(strings.NewReader(body))
+		if err != nil {
+			return pageWeight{}, fmt.Errorf("unpack %s: %w", page, err)
+		}
+		unpacked, err := io.ReadAll(zr)
+		if err != nil {
+			return pageWeight{}, fmt.Errorf("unpack %s: %w", page, err)
+		}
+		body = string(unpacked)
 	}
 	w := pageWeight{html: n, first: n, repeat: n, files: 1}
 	for _, m := range assetLink.FindAllStringSubmatch(body, -1) {

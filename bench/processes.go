@@ -57,12 +57,18 @@ func startApp(bin, dir, store string) (*app, error) {
 // startAppWith is startApp with latchkey's routes under prefix ("" for
 // the root) and env added to its environment.
 func startAppWith(bin, dir, store, prefix string, env ...string) (*app, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	return startAppAt(bin, dir, store, prefix, port, env...)
+}
+
+// startAppAt is startAppWith on port of 127.0.0.1, for a caller that must
+// know the app's URL before it starts.
+func startAppAt(bin, dir, store, prefix string, port int, env ...string) (*app, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	a := &app{
 		prefix:  prefix,
@@ -141,11 +147,36 @@ func (a *app) log() string {
 	return string(b)
 }
 
-// rss is the process's resident memory, from /proc.
-func (a *app) rss() (int64, error) { return memoryOf(a.cmd.Process.Pid, "VmRSS") }
+// cpuTime is the CPU time a process has used so far, in user and kernel
+// mode (utime + stime of /proc/PID/stat, in the kernel's clock ticks of
+// 10 ms: USER_HZ is 100 on Linux).
+func cpuTime(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process stat: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted from the last ')'. After it come state (field 3), ...,
+	// utime (14) and stime (15).
+	i := bytes.LastIndexByte(stat, ')')
+	fields := strings.Fields(string(stat[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, errors.New("process stat has no CPU times")
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read process CPU time: %w", err)
+		}
+		ticks += n
+	}
+	const tick = 10 * time.Millisecond
+	return time.Duration(ticks) * tick, nil
+}
 
-// memoryOf reads one of the memory figures of a process's /proc status:
-// VmRSS (resident now), VmHWM (the most it was ever resident).
+// memoryOf reads one of the memory figures of a process's /proc status,
+// such as VmHWM (the most it was ever resident).
 func memoryOf(pid int, field string) (int64, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
