@@ -50,8 +50,11 @@ type sessionCache struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	serving bool   // the subscription is confirmed and working
-	epoch   uint64 // moves at every invalidation and every forgetting
+	serving bool // the subscription is confirmed and working
+	// The epochs move at every invalidation and every forgetting: of a
+	// session, and of a list; a list read waits on both, since it reads
+	// sessions too.
+	epochs  epochs
 	entries *auth.Cache[string, cachedSession]
 	lists   *auth.Cache[string, cachedList]
 }
@@ -128,32 +131,34 @@ func (c *sessionCache) list(subject string) ([]*auth.Session, bool) {
 	return out, true
 }
 
-// begin is called before reading a session from Redis; remember takes what
-// it returned, and keeps the session only if nothing was invalidated
-// meanwhile.
-func (c *sessionCache) begin() uint64 {
+type epochs struct{ sessions, lists uint64 }
+
+// begin is called before reading a session or a list from Redis; remember
+// and rememberList take what it returned, and keep what was read only if
+// nothing it depends on was invalidated meanwhile.
+func (c *sessionCache) begin() epochs {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.epoch
+	return c.epochs
 }
 
 // remember keeps sess, decoded from the record data read from Redis
-// since begin returned epoch.
-func (c *sessionCache) remember(key string, sess *auth.Session, data string, epoch uint64) {
+// since begin returned since.
+func (c *sessionCache) remember(key string, sess *auth.Session, data string, since epochs) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.serving && c.epoch == epoch {
+	if c.serving && c.epochs.sessions == since.sessions {
 		s := *sess
 		c.entries.Put(key, cachedSession{sess: &s, data: data, at: c.now()})
 	}
 }
 
 // rememberList keeps the list of subject's sessions, read from Redis since
-// begin returned epoch, and each of its sessions.
-func (c *sessionCache) rememberList(subject string, list []listed, epoch uint64) {
+// begin returned since, and each of its sessions.
+func (c *sessionCache) rememberList(subject string, list []listed, since epochs) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.serving || c.epoch != epoch {
+	if !c.serving || c.epochs != since {
 		return
 	}
 	now := c.now()
@@ -171,7 +176,7 @@ func (c *sessionCache) rememberList(subject string, list []listed, epoch uint64)
 func (c *sessionCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.epoch++
+	c.epochs.sessions++
 	c.entries.Remove(key)
 }
 
@@ -179,7 +184,7 @@ func (c *sessionCache) forget(key string) {
 func (c *sessionCache) forgetList(subject string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.epoch++
+	c.epochs.lists++
 	c.lists.Remove(subject)
 }
 
@@ -189,7 +194,8 @@ func (c *sessionCache) serve(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.serving = on
-	c.epoch++
+	c.epochs.sessions++
+	c.epochs.lists++
 	c.entries = auth.NewCache[string, cachedSession](cachedSessions)
 	c.lists = auth.NewCache[string, cachedList](cachedLists)
 }

@@ -279,6 +279,7 @@ func TestPageViewsSpendNoRoundTrip(t *testing.T) {
 	clock := storetest.NewClock()
 	sess := storetest.NewSession(clock, "ada")
 	other := storetest.NewSession(clock, "ada")
+	start := st.cache.begin()
 	for _, s := range []*auth.Session{sess, other} {
 		if err := st.Create(ctx, s); err != nil {
 			t.Fatal(err)
@@ -288,6 +289,9 @@ func TestPageViewsSpendNoRoundTrip(t *testing.T) {
 	if _, err := st.Update(ctx, other.Key, func(*auth.Session) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	// Each write is forgotten twice: at once, and when its invalidation
+	// comes back from Redis.
+	settled(t, st, epochs{sessions: start.sessions + 2, lists: start.lists + 4})
 	remembered(t, st, sess)
 	trips := countRoundTrips(st)
 	for range 100 {
@@ -329,6 +333,23 @@ func remembered(t *testing.T, st *Store, sess *auth.Session) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the store does not remember the session and its list")
+		}
+		time.Sleep(time.Millisecond) // the poll of a readiness check
+	}
+}
+
+// settled waits until st's epochs reach want: the invalidations of its
+// own writes have come back.
+func settled(t *testing.T, st *Store, want epochs) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := st.cache.begin()
+		if got.sessions >= want.sessions && got.lists >= want.lists {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the store's epochs are %+v, want %+v: its invalidations did not come back", got, want)
 		}
 		time.Sleep(time.Millisecond) // the poll of a readiness check
 	}

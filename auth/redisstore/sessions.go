@@ -154,7 +154,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 		}
 		return sess, nil
 	}
-	epoch := s.cache.begin()
+	since := s.cache.begin()
 	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, auth.ErrNoSession
@@ -166,7 +166,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if !ok || !s.now().Before(sess.Deadline()) {
 		return nil, auth.ErrNoSession
 	}
-	s.cache.remember(key, sess, data, epoch)
+	s.cache.remember(key, sess, data, since)
 	return sess, nil
 }
 
@@ -322,7 +322,7 @@ func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Sess
 		// Redis drops a session at its Deadline without a word.
 		return slices.DeleteFunc(list, ended), nil
 	}
-	epoch := s.cache.begin()
+	since := s.cache.begin()
 	set := s.subjectKey(subject)
 	found, stale, err := s.members(ctx, set, func(sess *auth.Session) bool { return sess.User.Subject == subject })
 	if err != nil {
@@ -337,7 +337,7 @@ func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Sess
 	slices.SortFunc(found, func(a, b listed) int {
 		return cmp.Or(b.sess.CreatedAt.Compare(a.sess.CreatedAt), cmp.Compare(a.sess.Key, b.sess.Key))
 	})
-	s.cache.rememberList(subject, found, epoch)
+	s.cache.rememberList(subject, found, since)
 	list := make([]*auth.Session, len(found))
 	for i, m := range found {
 		list[i] = m.sess
