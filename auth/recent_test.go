@@ -96,3 +96,23 @@ func (s *togetherStore) Update(ctx context.Context, key string, change func(*Ses
 	s.touches.Add(1)
 	return s.SessionStore.Update(ctx, key, change)
 }
+
+// TestTouchClaimedByALaterRequest: a request that began before the one
+// that recorded the session's use, and finds it due only afterwards, does
+// not write it again; a clock set back by more than the interval does.
+func TestTouchClaimedByALaterRequest(t *testing.T) {
+	var ts touches
+	at := time.Now()
+	if !ts.claim("k", at) {
+		t.Fatal("the first claim was refused")
+	}
+	if ts.claim("k", at.Add(-time.Millisecond)) {
+		t.Error("a request that began a millisecond earlier claimed the touch again")
+	}
+	if ts.claim("k", at.Add(touchInterval-time.Millisecond)) {
+		t.Error("a request within the interval claimed the touch again")
+	}
+	if !ts.claim("k", at.Add(-touchInterval)) {
+		t.Error("after the clock went back by the interval the touch was refused")
+	}
+}
