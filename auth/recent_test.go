@@ -83,6 +83,7 @@ type togetherStore struct {
 	SessionStore
 	loaded  sync.WaitGroup
 	touches atomic.Int64
+	writes  atomic.Int64 // the updates that changed the session
 }
 
 func (s *togetherStore) Load(ctx context.Context, key string) (*Session, error) {
@@ -94,7 +95,11 @@ func (s *togetherStore) Load(ctx context.Context, key string) (*Session, error) 
 
 func (s *togetherStore) Update(ctx context.Context, key string, change func(*Session) error) (*Session, error) {
 	s.touches.Add(1)
-	return s.SessionStore.Update(ctx, key, change)
+	sess, err := s.SessionStore.Update(ctx, key, change)
+	if err == nil {
+		s.writes.Add(1)
+	}
+	return sess, err
 }
 
 // TestTouchClaimedByALaterRequest: a request that began before the one
@@ -114,5 +119,35 @@ func TestTouchClaimedByALaterRequest(t *testing.T) {
 	}
 	if !ts.claim("k", at.Add(-touchInterval)) {
 		t.Error("after the clock went back by the interval the touch was refused")
+	}
+}
+
+// TestSessionTouchOnceAcrossInstances: two instances whose requests find
+// the session due at once, each claiming the write for itself, write it
+// once: the second sees in the store that the use is recorded.
+func TestSessionTouchOnceAcrossInstances(t *testing.T) {
+	a := newTestSessionsWithIdle(t, 2*time.Hour, 30*time.Minute)
+	shared := &togetherStore{SessionStore: a.store}
+	a.Sessions.store = shared
+	b := NewSessions(SessionsConfig{Store: shared, Cookies: a.cookies, MaxAge: 2 * time.Hour, IdleTimeout: 30 * time.Minute, Now: a.clock.Now})
+	_, rec := a.start(t, "ada")
+	for minute := 1; minute <= 3; minute++ {
+		a.clock.Advance(touchInterval)
+		shared.loaded.Add(2)
+		var wg sync.WaitGroup
+		for _, instance := range []*Sessions{a.Sessions, b} {
+			wg.Go(func() {
+				sess, err := instance.Load(t.Context(), requestWith(rec))
+				if err != nil {
+					t.Errorf("Load: %v", err)
+				} else if !sess.LastSeen.Equal(a.clock.Now()) {
+					t.Errorf("Load returned LastSeen %v, want now, %v", sess.LastSeen, a.clock.Now())
+				}
+			})
+		}
+		wg.Wait()
+		if n := shared.writes.Load(); n != int64(minute) {
+			t.Fatalf("after %d minutes of a request on each of two instances at once: %d store writes, want %d", minute, n, minute)
+		}
 	}
 }
