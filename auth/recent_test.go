@@ -136,8 +136,9 @@ func TestSessionTouchOnceAcrossInstances(t *testing.T) {
 		shared.loaded.Add(2)
 		var wg sync.WaitGroup
 		for _, instance := range []*Sessions{a.Sessions, b} {
+			req := requestWith(rec)
 			wg.Go(func() {
-				sess, err := instance.Load(t.Context(), requestWith(rec))
+				sess, err := instance.Load(t.Context(), req)
 				if err != nil {
 					t.Errorf("Load: %v", err)
 				} else if !sess.LastSeen.Equal(a.clock.Now()) {
