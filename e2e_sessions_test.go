@@ -128,6 +128,51 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	assertSessionValid(t, a, other.b)
 }
 
+// TestSessionsPanelAcrossInstances: each instance remembers the sessions
+// panel's list, and still shows at once a sign-in on another instance and
+// an ending there.
+func TestSessionsPanelAcrossInstances(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	env := func() map[string]string {
+		return map[string]string{"SESSION_STORE": srv.URL(), "SESSION_SECRET": testSessionSecret}
+	}
+	a, b := startApp(t, env()), startApp(t, env())
+	a.waitReady(t)
+	b.waitReady(t)
+	phone, laptop := browserAs(t, safariOnIPhone), browserAs(t, firefoxOnLinux)
+	devSignIn(t, a, phone, "ada")
+	if devices, _ := panelSessions(phone.get(a.URL + "/dashboard")); !slices.Equal(devices, []string{"Safari on iOS"}) {
+		t.Fatalf("A's panel lists %q, want the phone alone", devices)
+	}
+	dash := devSignIn(t, b, laptop, "ada")
+	panelOn(t, a, phone, []string{"Firefox on Linux", "Safari on iOS"}, "after the laptop signed in on B")
+
+	panel := htmxSubmit(t, b, laptop, dash, `[data-testid="end-session"]`, "")
+	if devices, _ := panelSessions(panel); !slices.Equal(devices, []string{"Firefox on Linux"}) {
+		t.Fatalf("after ending the phone's session B's panel lists %q", devices)
+	}
+	assertEndedOn(t, a, phone)
+	panelOn(t, a, holding(t, a, laptop.cookie(b.URL, "latchkey").Value), []string{"Firefox on Linux"}, "after the phone's session ended on B")
+}
+
+// panelOn waits until br's sessions panel on app lists want; the instances
+// hear of each other's changes through Redis, within milliseconds.
+func panelOn(t *testing.T, app *testApp, br *browser, want []string, after string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		devices, _ := panelSessions(br.get(app.URL + "/dashboard"))
+		if slices.Equal(devices, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s the panel lists %q, want %q", after, devices, want)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
 // TestRedisOutage: with Redis down, a signed-in request gets the app's
 // 503 page, never a 500; once Redis is back, the same process serves again.
 func TestRedisOutage(t *testing.T) {
@@ -138,8 +183,17 @@ func TestRedisOutage(t *testing.T) {
 	nf := r.b.noFollow()
 
 	srv.Stop()
-	down := nf.get(app.URL + "/dashboard")
-	if down.status != http.StatusServiceUnavailable || !down.has("error") {
+	// The instance serves the pages it remembers until its subscription to
+	// Redis reports the loss, within milliseconds; never an error of its own.
+	var down *page
+	waitFor(t, "the app to take Redis as down", func() bool {
+		down = nf.get(app.URL + "/dashboard")
+		if down.status != http.StatusOK && down.status != http.StatusServiceUnavailable {
+			t.Fatalf("/dashboard as Redis went down = %d, want the dashboard or the 503 error page:\n%s", down.status, down.body)
+		}
+		return down.status == http.StatusServiceUnavailable
+	})
+	if !down.has("error") {
 		t.Fatalf("/dashboard with Redis down = %d, want the 503 error page:\n%s", down.status, down.body)
 	}
 	if got := down.text("error-title"); got != "Sessions unavailable" {

@@ -35,11 +35,13 @@ type touches struct {
 }
 
 // claim reports whether the caller should touch the session under key: no
-// other request of this process has within touchInterval of now.
+// other request of this process has within touchInterval of now, before
+// or after it. A request that began a moment before the one that claimed,
+// and found the session due later, is within it too.
 func (t *touches) claim(key string, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if at, ok := t.at[key]; ok && now.Sub(at) < touchInterval && !now.Before(at) {
+	if at, ok := t.at[key]; ok && near(now, at) {
 		return false
 	}
 	if t.at == nil {
@@ -47,7 +49,7 @@ func (t *touches) claim(key string, now time.Time) bool {
 	}
 	if len(t.at) >= t.limit {
 		for k, at := range t.at {
-			if now.Sub(at) >= touchInterval || now.Before(at) {
+			if !near(now, at) {
 				delete(t.at, k)
 			}
 		}
@@ -56,6 +58,11 @@ func (t *touches) claim(key string, now time.Time) bool {
 	}
 	t.at[key] = now
 	return true
+}
+
+// near reports whether a and b are less than touchInterval apart.
+func near(a, b time.Time) bool {
+	return a.Sub(b) < touchInterval && b.Sub(a) < touchInterval
 }
 
 // release forgets a claim whose touch failed, so the next request tries.

@@ -108,6 +108,7 @@ type togetherStore struct {
 	SessionStore
 	loaded  sync.WaitGroup
 	touches atomic.Int64
+	writes  atomic.Int64 // the updates that changed the session
 }
 
 func (s *togetherStore) Load(ctx context.Context, key string) (*Session, error) {
@@ -119,5 +120,60 @@ func (s *togetherStore) Load(ctx context.Context, key string) (*Session, error) 
 
 func (s *togetherStore) Update(ctx context.Context, key string, change func(*Session) error) (*Session, error) {
 	s.touches.Add(1)
-	return s.SessionStore.Update(ctx, key, change)
+	sess, err := s.SessionStore.Update(ctx, key, change)
+	if err == nil {
+		s.writes.Add(1)
+	}
+	return sess, err
+}
+
+// TestTouchClaimedByALaterRequest: a request that began before the one
+// that recorded the session's use, and finds it due only afterwards, does
+// not write it again; a clock set back by more than the interval does.
+func TestTouchClaimedByALaterRequest(t *testing.T) {
+	var ts touches
+	at := time.Now()
+	if !ts.claim("k", at) {
+		t.Fatal("the first claim was refused")
+	}
+	if ts.claim("k", at.Add(-time.Millisecond)) {
+		t.Error("a request that began a millisecond earlier claimed the touch again")
+	}
+	if ts.claim("k", at.Add(touchInterval-time.Millisecond)) {
+		t.Error("a request within the interval claimed the touch again")
+	}
+	if !ts.claim("k", at.Add(-touchInterval)) {
+		t.Error("after the clock went back by the interval the touch was refused")
+	}
+}
+
+// TestSessionTouchOnceAcrossInstances: two instances whose requests find
+// the session due at once, each claiming the write for itself, write it
+// once: the second sees in the store that the use is recorded.
+func TestSessionTouchOnceAcrossInstances(t *testing.T) {
+	a := newTestSessionsWithIdle(t, 2*time.Hour, 30*time.Minute)
+	shared := &togetherStore{SessionStore: a.store}
+	a.Sessions.store = shared
+	b := NewSessions(SessionsConfig{Store: shared, Cookies: a.cookies, MaxAge: 2 * time.Hour, IdleTimeout: 30 * time.Minute, Now: a.clock.Now})
+	_, rec := a.start(t, "ada")
+	for minute := 1; minute <= 3; minute++ {
+		a.clock.Advance(touchInterval)
+		shared.loaded.Add(2)
+		var wg sync.WaitGroup
+		for _, instance := range []*Sessions{a.Sessions, b} {
+			req := requestWith(rec)
+			wg.Go(func() {
+				sess, err := instance.Load(t.Context(), req)
+				if err != nil {
+					t.Errorf("Load: %v", err)
+				} else if !sess.LastSeen.Equal(a.clock.Now()) {
+					t.Errorf("Load returned LastSeen %v, want now, %v", sess.LastSeen, a.clock.Now())
+				}
+			})
+		}
+		wg.Wait()
+		if n := shared.writes.Load(); n != int64(minute) {
+			t.Fatalf("after %d minutes of a request on each of two instances at once: %d store writes, want %d", minute, n, minute)
+		}
+	}
 }

@@ -187,9 +187,19 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
 		return sess, nil
 	}
-	touched, err := s.update(ctx, sess, func(cur *Session) {
+	touched, err := s.update(ctx, sess, func(cur *Session) error {
+		// Another instance, or a request of this one, may have recorded
+		// the use since sess was read: then there is nothing to write.
+		if near(now, cur.LastSeen) && !unsealed {
+			return errUsedMeanwhile
+		}
 		cur.LastSeen, cur.IdleUntil = now, now.Add(s.idle)
+		return nil
 	})
+	if errors.Is(err, errUsedMeanwhile) {
+		sess.LastSeen, sess.IdleUntil = now, now.Add(s.idle)
+		return sess, nil
+	}
 	if err != nil {
 		s.touches.release(sess.Key)
 		if errors.Is(err, ErrNoSession) {
@@ -200,11 +210,15 @@ func (s *Sessions) Load(ctx context.Context, r *http.Request) (*Session, error) 
 	return touched, nil
 }
 
+// errUsedMeanwhile tells a touch that the session's use was recorded since
+// it was read.
+var errUsedMeanwhile = errors.New("session use recorded meanwhile")
+
 // update applies change to sess as the store holds it now, through the
 // store's Update, and returns the result with what sess's cookie gives.
 // Tokens that a record from before sealing holds in the clear are sealed
 // on the way.
-func (s *Sessions) update(ctx context.Context, sess *Session, change func(*Session)) (*Session, error) {
+func (s *Sessions) update(ctx context.Context, sess *Session, change func(*Session) error) (*Session, error) {
 	keys := sess.keys
 	if keys == nil {
 		return nil, errTokensSealed
@@ -213,8 +227,7 @@ func (s *Sessions) update(ctx context.Context, sess *Session, change func(*Sessi
 		if cur.sealed == "" && cur.tokens != nil {
 			cur.sealed = keys.seal(*cur.tokens, cur.Key)
 		}
-		change(cur)
-		return nil
+		return change(cur)
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +311,7 @@ func (s *Sessions) ClaimOnce(ctx context.Context, id string, ttl time.Duration) 
 // sess as the store holds it now, and returns the result. A session that
 // ended meanwhile stays ended: the answer is then ErrNoSession.
 func (s *Sessions) UpdateUser(ctx context.Context, sess *Session, user User) (*Session, error) {
-	updated, err := s.update(ctx, sess, func(cur *Session) { cur.User = user })
+	updated, err := s.update(ctx, sess, func(cur *Session) error { cur.User = user; return nil })
 	if err != nil && !errors.Is(err, ErrNoSession) {
 		return nil, fmt.Errorf("update the user's profile: %w", err)
 	}
@@ -313,7 +326,7 @@ func (s *Sessions) updateTokens(ctx context.Context, sess *Session, tokens Token
 		return nil, errTokensSealed
 	}
 	sealed := sess.keys.seal(tokens, sess.Key)
-	updated, err := s.update(ctx, sess, func(cur *Session) { cur.sealed, cur.tokens = sealed, nil })
+	updated, err := s.update(ctx, sess, func(cur *Session) error { cur.sealed, cur.tokens = sealed, nil; return nil })
 	if err != nil && !errors.Is(err, ErrNoSession) {
 		return nil, fmt.Errorf("update the session's tokens: %w", err)
 	}

@@ -12,6 +12,12 @@
 //
 // An index set expires no earlier than the absolute limit of its latest
 // member; members whose session has gone are dropped when met.
+//
+// Two channels, under the same prefix, keep what instances remember of
+// sessions coherent (see cache.go):
+//
+//	invalidate        the key of every session record written or deleted
+//	invalidate:users  the subject of every user who gains a session
 package redisstore
 
 import (
@@ -20,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,6 +45,16 @@ const (
 	maxRetries   = 1
 	dialAttempts = 1
 )
+
+// poolSize is how many connections a Store opens to Redis at most, unless
+// the URL's pool_size says otherwise: 10 per CPU (go-redis's own default),
+// but no fewer than minPoolSize. A request holds a connection only for its
+// round trip, yet a busy instance has hundreds in flight whenever its
+// memory of sessions starts empty (at start, or after the subscription
+// was lost), and each one waits for a connection of its own.
+func poolSize() int { return max(minPoolSize, 10*runtime.GOMAXPROCS(0)) }
+
+const minPoolSize = 100
 
 // Options tune a Store.
 type Options struct {
@@ -141,6 +158,9 @@ func clientOptions(raw string) (*redis.Options, error) {
 		return nil, fmt.Errorf("parse session store URL: %s", msg)
 	}
 	// Settings given in the URL's query win over these.
+	if copts.PoolSize == 0 {
+		copts.PoolSize = poolSize()
+	}
 	if copts.DialTimeout == 0 {
 		copts.DialTimeout = dialTimeout
 	}

@@ -21,7 +21,8 @@ const updateAttempts = 50
 // createScript stores the record ARGV[1] under KEYS[1] unless the key is
 // taken, expiring at ARGV[2] (Unix ms), and then adds the session's key
 // ARGV[3] to the index sets KEYS[2:], each living at least until ARGV[4]
-// (NX gives a new set its expiry, GT only ever extends it). It answers 0
+// (NX gives a new set its expiry, GT only ever extends it), and publishes
+// the user's subject ARGV[6] on the users' channel ARGV[5]. It answers 0
 // when the key was taken, and then changes nothing.
 const createScript = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then
@@ -32,6 +33,7 @@ for i = 2, #KEYS do
 	redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'NX')
 	redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'GT')
 end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `
 
@@ -45,7 +47,10 @@ func (s *Store) Create(ctx context.Context, sess *auth.Session) error {
 	// Updates never carry a session past ExpiresAt, so index sets that live
 	// until then outlive every member.
 	n, err := s.create.Run(ctx, s.client, keys, auth.MarshalSession(sess), unixMilliCeil(sess.Deadline()),
-		sess.Key, unixMilliCeil(sess.ExpiresAt)).Int()
+		sess.Key, unixMilliCeil(sess.ExpiresAt), s.userInvalidations(), sess.User.Subject).Int()
+	// Whatever the script's fate, this instance's list of the user's
+	// sessions goes now, not when it hears of it.
+	s.cache.forgetList(sess.User.Subject)
 	if err != nil {
 		return fail("create session", err)
 	}
@@ -72,8 +77,22 @@ return 1
 // Update changes the live session under key: it reads the record, applies
 // change, and writes the result only if the record is still the one it
 // read, starting again when it is not. A session deleted meanwhile is not
-// there to read the next time, so no update brings it back.
+// there to read the next time, so no update brings it back. The record
+// this instance remembers is tried first, which spares the read: a page
+// view that records the session's use makes one round trip.
 func (s *Store) Update(ctx context.Context, key string, change func(*auth.Session) error) (*auth.Session, error) {
+	if cur, data, ok := s.cache.get(key); ok {
+		// Anything but a write goes on as if nothing were remembered.
+		if next, err := auth.ApplyUpdate(cur, s.now(), change); err == nil {
+			written, err := s.write(ctx, key, data, next)
+			if err != nil {
+				return nil, err
+			}
+			if written {
+				return next, nil
+			}
+		}
+	}
 	k := s.sessionKey(key)
 	for attempt := range updateAttempts {
 		data, err := s.client.Get(ctx, k).Result()
@@ -91,14 +110,11 @@ func (s *Store) Update(ctx context.Context, key string, change func(*auth.Sessio
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.update.Run(ctx, s.client, []string{k}, data, auth.MarshalSession(next), unixMilliCeil(next.Deadline()),
-			s.invalidations(), key).Int()
+		written, err := s.write(ctx, key, data, next)
 		if err != nil {
-			return nil, fail("update session", err)
+			return nil, err
 		}
-		if n == 1 {
-			// This instance's own copy goes now, not when it hears of it.
-			s.cache.forget(key)
+		if written {
 			return next, nil
 		}
 		// Another write won; let the writers of this session spread out.
@@ -112,17 +128,33 @@ func (s *Store) Update(ctx context.Context, key string, change func(*auth.Sessio
 	return nil, fmt.Errorf("update session: it changed under every one of %d attempts", updateAttempts)
 }
 
+// write replaces the record under key with next if it still is data, and
+// reports whether it did.
+func (s *Store) write(ctx context.Context, key, data string, next *auth.Session) (bool, error) {
+	n, err := s.update.Run(ctx, s.client, []string{s.sessionKey(key)}, data, auth.MarshalSession(next),
+		unixMilliCeil(next.Deadline()), s.invalidations(), key).Int()
+	if err != nil {
+		return false, fail("update session", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	// This instance's own copy goes now, not when it hears of it.
+	s.cache.forget(key)
+	return true, nil
+}
+
 // Load returns the session stored under key, or auth.ErrNoSession when
 // there is none, its record cannot be decoded, or it has passed its
 // Deadline by the store's clock.
 func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
-	if sess, ok := s.cache.get(key); ok {
+	if sess, _, ok := s.cache.get(key); ok {
 		if !s.now().Before(sess.Deadline()) {
 			return nil, auth.ErrNoSession
 		}
 		return sess, nil
 	}
-	epoch := s.cache.begin()
+	since := s.cache.begin()
 	data, err := s.client.Get(ctx, s.sessionKey(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, auth.ErrNoSession
@@ -134,7 +166,7 @@ func (s *Store) Load(ctx context.Context, key string) (*auth.Session, error) {
 	if !ok || !s.now().Before(sess.Deadline()) {
 		return nil, auth.ErrNoSession
 	}
-	s.cache.remember(key, sess, epoch)
+	s.cache.remember(key, sess, data, since)
 	return sess, nil
 }
 
@@ -182,11 +214,16 @@ func (s *Store) DeleteBySubject(ctx context.Context, subject, keep string) (int,
 // deleteIndexed deletes the sessions listed in set that belong there, but
 // keep, and counts those that were live.
 func (s *Store) deleteIndexed(ctx context.Context, set string, belongs func(*auth.Session) bool, keep string) (int, error) {
-	found, stale, err := s.members(ctx, set, belongs)
+	members, stale, err := s.members(ctx, set, belongs)
 	if err != nil {
 		return 0, err
 	}
-	found = slices.DeleteFunc(found, func(sess *auth.Session) bool { return sess.Key == keep })
+	var found []*auth.Session
+	for _, m := range members {
+		if m.sess.Key != keep {
+			found = append(found, m.sess)
+		}
+	}
 	deleted, err := s.remove(ctx, found, set, stale)
 	if err != nil {
 		return 0, fail("delete sessions", err)
@@ -204,7 +241,7 @@ func (s *Store) deleteIndexed(ctx context.Context, set string, belongs func(*aut
 // members reads the sessions listed in set that belong there, and the
 // members that name no such session (stale index entries), or one whose
 // record cannot be decoded.
-func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Session) bool) (found []*auth.Session, stale []string, err error) {
+func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Session) bool) (found []listed, stale []string, err error) {
 	pairs, err := s.listSet.Run(ctx, s.client, []string{set}, s.sessionKey("")).Slice()
 	if err != nil {
 		return nil, nil, fail("read session index", err)
@@ -221,7 +258,7 @@ func (s *Store) members(ctx context.Context, set string, belongs func(*auth.Sess
 			stale = append(stale, key)
 			continue
 		}
-		found = append(found, sess)
+		found = append(found, listed{sess: sess, data: data})
 	}
 	return found, stale, nil
 }
@@ -276,8 +313,16 @@ func (s *Store) remove(ctx context.Context, sessions []*auth.Session, set string
 }
 
 // ListBySubject returns subject's live sessions, newest first, and drops
-// index entries whose session has gone.
+// index entries whose session has gone. A list this instance remembers
+// needs no round trip (see cache.go).
 func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Session, error) {
+	now := s.now()
+	ended := func(sess *auth.Session) bool { return !now.Before(sess.Deadline()) }
+	if list, ok := s.cache.list(subject); ok {
+		// Redis drops a session at its Deadline without a word.
+		return slices.DeleteFunc(list, ended), nil
+	}
+	since := s.cache.begin()
 	set := s.subjectKey(subject)
 	found, stale, err := s.members(ctx, set, func(sess *auth.Session) bool { return sess.User.Subject == subject })
 	if err != nil {
@@ -288,12 +333,16 @@ func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Sess
 			return nil, fail("list sessions of user: drop stale index entries", err)
 		}
 	}
-	now := s.now()
-	live := slices.DeleteFunc(found, func(sess *auth.Session) bool { return !now.Before(sess.Deadline()) })
-	slices.SortFunc(live, func(a, b *auth.Session) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
+	found = slices.DeleteFunc(found, func(m listed) bool { return ended(m.sess) })
+	slices.SortFunc(found, func(a, b listed) int {
+		return cmp.Or(b.sess.CreatedAt.Compare(a.sess.CreatedAt), cmp.Compare(a.sess.Key, b.sess.Key))
 	})
-	return live, nil
+	s.cache.rememberList(subject, found, since)
+	list := make([]*auth.Session, len(found))
+	for i, m := range found {
+		list[i] = m.sess
+	}
+	return list, nil
 }
 
 // Sweep does nothing: Redis deletes each session at its Deadline.
