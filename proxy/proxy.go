@@ -102,11 +102,12 @@ func New(cfg Config) (*Proxy, error) {
 	p.exchanges.New = func() any {
 		x := &exchange{p: p}
 		x.rp = httputil.ReverseProxy{
-			Rewrite:      x.rewrite,
-			Transport:    p.transport,
-			BufferPool:   p.buffers,
-			ErrorHandler: x.fail,
-			ErrorLog:     errorLog,
+			Rewrite:        x.rewrite,
+			Transport:      p.transport,
+			BufferPool:     x,
+			ModifyResponse: x.respond,
+			ErrorHandler:   x.fail,
+			ErrorLog:       errorLog,
 		}
 		return x
 	}
@@ -123,6 +124,9 @@ type exchange struct {
 	rw   responseWriter
 	path Path
 	id   *Identity
+	// length is the response's Content-Length, -1 until it is known or
+	// when it is not given: it picks the size of the copy buffer.
+	length int64
 }
 
 // Forward sends r to the upstream as a request for path, its canonical
@@ -143,7 +147,7 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, path Path, id *I
 		}
 	}
 	x := p.exchanges.Get().(*exchange)
-	x.in, x.path, x.id = r, path, id
+	x.in, x.path, x.id, x.length = r, path, id, -1
 	x.rw.reset(w)
 	defer p.release(x)
 	x.rp.ServeHTTP(&x.rw, r)
@@ -178,6 +182,20 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	p.identity.set(out.Header, x.id)
 	removeCookies(out.Header, p.ownCookie)
 }
+
+// respond notes the length of the upstream's response before it is
+// copied.
+func (x *exchange) respond(res *http.Response) error {
+	x.length = res.ContentLength
+	return nil
+}
+
+// Get lends ReverseProxy the buffer that copies the response, sized for
+// it (see smallBufferSize).
+func (x *exchange) Get() []byte { return x.p.buffers.getFor(x.length) }
+
+// Put takes the buffer back.
+func (x *exchange) Put(buf []byte) { x.p.buffers.Put(buf) }
 
 func (x *exchange) fail(_ http.ResponseWriter, _ *http.Request, err error) {
 	p := x.p
