@@ -175,10 +175,7 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 		out.Host = pr.In.Host
 	}
 	p.strip.strip(out.Header)
-	pr.SetXForwarded()
-	if p.forwardedProto != nil {
-		out.Header["X-Forwarded-Proto"] = p.forwardedProto
-	}
+	setForwarded(out.Header, pr.In, p.forwardedProto)
 	p.identity.set(out.Header, x.id)
 	removeCookies(out.Header, p.ownCookie)
 }
@@ -218,6 +215,31 @@ func (x *exchange) fail(_ http.ResponseWriter, _ *http.Request, err error) {
 	p.log.Error("upstream request failed", "upstream", p.target.String(), "path", x.path.decoded, "err", ue)
 	http.Error(x.rw.ResponseWriter, http.StatusText(ue.Status()), ue.Status())
 }
+
+// setForwarded sets X-Forwarded-For, -Host and -Proto on h, from which
+// the client's copies were stripped, as httputil.ProxyRequest.SetXForwarded
+// does, with two allocations fewer: the values of For and Host share one
+// array, and Proto is shared (proto, when set, else the connection's).
+func setForwarded(h http.Header, in *http.Request, proto []string) {
+	values := make([]string, 2)
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		values[0] = ip
+		h["X-Forwarded-For"] = values[0:1:1]
+	}
+	values[1] = in.Host
+	h["X-Forwarded-Host"] = values[1:2:2]
+	switch {
+	case proto != nil:
+		h["X-Forwarded-Proto"] = proto
+	case in.TLS != nil:
+		h["X-Forwarded-Proto"] = protoHTTPS
+	default:
+		h["X-Forwarded-Proto"] = protoHTTP
+	}
+}
+
+// X-Forwarded-Proto values; shared, never modified.
+var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
 
 // forwardingHeaders describe the client's connection to the app. The
 // client's copies are removed whatever their spelling: ReverseProxy drops
