@@ -130,6 +130,37 @@ func TestSealedTokensStayWithTheirSession(t *testing.T) {
 	}
 }
 
+// TestOpenedTokensAreTheSealedOnes: opening the same value again gives
+// what it holds (without decrypting it again), a value sealed since gives
+// its own tokens, and neither another session key nor a damaged copy
+// opens a value opened before.
+func TestOpenedTokensAreTheSealedOnes(t *testing.T) {
+	k := deriveKeys("the id in the cookie")
+	refreshed := testTokens
+	refreshed.AccessToken, refreshed.Expiry = "refreshed-access-token", testTokens.Expiry.Add(time.Hour)
+	first, second := k.seal(testTokens, "key"), k.seal(refreshed, "key")
+	for i, tt := range []struct {
+		sealed string
+		want   Tokens
+	}{{first, testTokens}, {first, testTokens}, {second, refreshed}, {first, testTokens}, {second, refreshed}} {
+		got, err := k.open(tt.sealed, "key")
+		if err != nil || !got.Expiry.Equal(tt.want.Expiry) || got.AccessToken != tt.want.AccessToken || got.IDToken != tt.want.IDToken || got.RefreshToken != tt.want.RefreshToken {
+			t.Errorf("open %d = %+v, %v; want %+v", i, got, err, tt.want)
+		}
+	}
+	if _, err := k.open(second, "another session's key"); !errors.Is(err, errTokensUnreadable) {
+		t.Errorf("a value opened before opens under another key: %v", err)
+	}
+	damaged := []byte(second)
+	damaged[len(damaged)-1] ^= 1
+	if _, err := k.open(string(damaged), "key"); !errors.Is(err, errTokensUnreadable) {
+		t.Errorf("a damaged copy of a value opened before opens: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = k.open(second, "key") }); n != 0 {
+		t.Errorf("opening the value opened last allocates %v times", n)
+	}
+}
+
 // TestRecordFromBeforeSealing: a session whose record holds its tokens in
 // the clear (an upgrade) keeps working, and its next request seals them.
 func TestRecordFromBeforeSealing(t *testing.T) {

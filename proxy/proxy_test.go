@@ -643,6 +643,37 @@ func TestForwardStreamsResponseBody(t *testing.T) {
 	}
 }
 
+// TestForwardResponseSizes: a body passes byte for byte whatever copy
+// buffer its Content-Length picks, and when it has none.
+func TestForwardResponseSizes(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscan(r.URL.Query().Get("n"), &n)
+		body := bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+		if r.URL.Query().Get("chunked") == "" {
+			w.Header().Set("Content-Length", fmt.Sprint(n))
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(upstream.Close)
+	f := newFront(t, upstream.URL, frontOptions{})
+	f.signIn(ada)
+	for _, n := range []int{0, 1, smallBufferSize - 1, smallBufferSize, smallBufferSize + 1, 3*smallBufferSize + 7, bufferSize + 1} {
+		for _, chunked := range []string{"", "1"} {
+			resp, err := f.Client().Get(fmt.Sprintf("%s/page?n=%d&chunked=%s", f.URL, n, chunked))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+			if err != nil || !bytes.Equal(body, want) {
+				t.Errorf("%d bytes (chunked %q): read %d bytes, %v", n, chunked, len(body), err)
+			}
+		}
+	}
+}
+
 func TestForwardFailures(t *testing.T) {
 	closed := func(t *testing.T) string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

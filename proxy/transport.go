@@ -94,21 +94,43 @@ func orDefault(d, def time.Duration) time.Duration {
 // that a big response moves in few system calls.
 const bufferSize = 32 << 10
 
-// bufferPool lends the buffers of httputil.ReverseProxy, so that a
-// response does not allocate a fresh 32 KB buffer each time.
-type bufferPool struct{ pool sync.Pool }
+// smallBufferSize is the size of the buffers that copy a response whose
+// Content-Length says it fits: most pages, scripts and API answers.
+// Lending each of them 32 KB would hold 32 KB for every response in
+// flight (some 30 MB at a thousand connections) and make the collector
+// run more often, for bytes that are never used.
+const smallBufferSize = 4 << 10
+
+// bufferPool lends the buffers that copy responses, so that a response
+// does not allocate a fresh buffer each time: a small one for a response
+// known to fit in it, a large one otherwise.
+type bufferPool struct{ large, small sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{pool: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
+	return &bufferPool{
+		large: sync.Pool{New: func() any { return new([bufferSize]byte) }},
+		small: sync.Pool{New: func() any { return new([smallBufferSize]byte) }},
+	}
 }
 
-// Get lends a buffer.
-func (b *bufferPool) Get() []byte { return b.pool.Get().(*[bufferSize]byte)[:] }
+// Get lends a large buffer.
+func (b *bufferPool) Get() []byte { return b.large.Get().(*[bufferSize]byte)[:] }
 
-// Put takes back a buffer from Get. It is kept as an array pointer,
-// which a sync.Pool holds without allocating.
+// getFor lends a buffer for a body of length bytes (-1: unknown).
+func (b *bufferPool) getFor(length int64) []byte {
+	if length >= 0 && length <= smallBufferSize {
+		return b.small.Get().(*[smallBufferSize]byte)[:]
+	}
+	return b.Get()
+}
+
+// Put takes back a buffer from Get or getFor. It is kept as an array
+// pointer, which a sync.Pool holds without allocating.
 func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) == bufferSize {
-		b.pool.Put((*[bufferSize]byte)(buf[:bufferSize]))
+	switch cap(buf) {
+	case bufferSize:
+		b.large.Put((*[bufferSize]byte)(buf[:bufferSize]))
+	case smallBufferSize:
+		b.small.Put((*[smallBufferSize]byte)(buf[:smallBufferSize]))
 	}
 }

@@ -194,4 +194,23 @@ func TestBufferPool(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { pool.Put(pool.Get()) }); allocs != 0 {
 		t.Errorf("Get and Put allocate %v times", allocs)
 	}
+	for _, tt := range []struct {
+		length int64
+		want   int
+	}{
+		{0, smallBufferSize},
+		{1200, smallBufferSize},
+		{smallBufferSize, smallBufferSize},
+		{smallBufferSize + 1, bufferSize},
+		{-1, bufferSize}, // unknown: chunked, or until the connection closes
+	} {
+		buf := pool.getFor(tt.length)
+		if len(buf) != tt.want {
+			t.Errorf("getFor(%d): %d bytes, want %d", tt.length, len(buf), tt.want)
+		}
+		pool.Put(buf)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { pool.Put(pool.getFor(100)) }); allocs != 0 {
+		t.Errorf("small buffers: Get and Put allocate %v times", allocs)
+	}
 }
