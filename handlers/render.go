@@ -28,6 +28,8 @@ type pages struct {
 	// devIdPExposed: the development provider is reachable from the network.
 	devIdPExposed bool
 
+	// frames are the pages' frames, each drawn once.
+	frames views.Frames
 	// buffers hold pages while they are drawn and compressed; gzips are
 	// the writers that compress them.
 	buffers, gzips sync.Pool
@@ -79,6 +81,7 @@ func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Sh
 		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
 		DevIdP:   p.devIdP,
 		Links:    p.site.links(),
+		Frames:   &p.frames,
 	}
 	s.DevIdPExposed = p.devIdPExposed
 	if sess != nil {

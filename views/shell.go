@@ -33,6 +33,8 @@ type Shell struct {
 	Bare bool
 	// Links are where latchkey's own pages are.
 	Links Links
+	// Frames, when set, keeps the frames Layout draws, to draw each once.
+	Frames *Frames
 }
 
 // Links are the paths of latchkey's own pages that pages link and post
