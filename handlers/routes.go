@@ -32,49 +32,51 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 	own.NotFound(notFound(p))
 	own.MethodNotAllowed(methodNotAllowed(p))
 
-	own.Route(s.path("/"), func(r chi.Router) {
-		r.Get("/healthz", handleHealth())
-		r.Get("/readyz", handleReady(p, d.Provider, d.Sessions))
-		r.With(readForm(logoutTokenLimit, p.failStatus)).Post(routeBackChannel, handleBackChannelLogout(p, d.Provider, d.Sessions))
-		r.Method(http.MethodGet, routeAssets+"*", assets)
-		r.Method(http.MethodGet, routeScript, assets.file("app.js"))
+	// Every route is named with its full path (s.path), in one router: a
+	// sub-router mounted at the prefix would route each request twice.
+	own.Group(func(r chi.Router) {
+		r.Get(s.path("/healthz"), handleHealth())
+		r.Get(s.path("/readyz"), handleReady(p, d.Provider, d.Sessions))
+		r.With(readForm(logoutTokenLimit, p.failStatus)).Post(s.path(routeBackChannel), handleBackChannelLogout(p, d.Provider, d.Sessions))
+		r.Method(http.MethodGet, s.path(routeAssets)+"*", assets)
+		r.Method(http.MethodGet, s.path(routeScript), assets.file("app.js"))
 		if devIdP != nil {
-			r.Mount(routeDevIdP, devIdP)
+			r.Mount(s.path(routeDevIdP), devIdP)
 		}
 
 		// Pages.
 		r.Group(func(r chi.Router) {
 			r.Use(loadSession(d.Sessions, p))
-			r.Get("/", handleHome(p, d.Cookies, d.Provider))
-			r.Get(routeBox, handleBox(p))
+			r.Get(s.path("/"), handleHome(p, d.Cookies, d.Provider))
+			r.Get(s.path(routeBox), handleBox(p))
 			r.Group(func(r chi.Router) {
 				r.Use(limitLogins(p, d.LoginRateLimit, d.TrustedProxies))
-				r.Get(routeLogin, handleLogin(p, d.Provider, d.Cookies))
-				r.Get(routeCallback, handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
+				r.Get(s.path(routeLogin), handleLogin(p, d.Provider, d.Cookies))
+				r.Get(s.path(routeCallback), handleCallback(p, d.Provider, d.Cookies, d.Sessions, d.ProviderTimeout))
 			})
-			r.Get(routeSignedIn, handleSignedIn(p))
-			r.Get(routeLogout, handleLogoutConfirm(p))
-			r.With(requireSession(s)).Get(s.dashboardRoute(), handleDashboard(p, d.Sessions))
+			r.Get(s.path(routeSignedIn), handleSignedIn(p))
+			r.Get(s.path(routeLogout), handleLogoutConfirm(p))
+			r.With(requireSession(s)).Get(s.dashboard(), handleDashboard(p, d.Sessions))
 		})
 
 		// Forms: the body is read first, then the session's CSRF token is
 		// checked.
 		r.Group(func(r chi.Router) {
 			r.Use(readForm(formLimit, p.fail), loadSession(d.Sessions, p), requireCSRF(p))
-			r.Post(routeLogout, handleLogout(p, d.Provider, d.Cookies, d.Sessions))
+			r.Post(s.path(routeLogout), handleLogout(p, d.Provider, d.Cookies, d.Sessions))
 			r.Group(func(r chi.Router) {
 				r.Use(requireSession(s))
-				r.Post(routeRefresh, handleRefreshProfile(p, d.Sessions, refresher))
-				r.Post(routeSessions+"{id}/end", handleEndSession(p, d.Sessions))
-				r.Post(routeEndOthers, handleEndOtherSessions(p, d.Sessions))
+				r.Post(s.path(routeRefresh), handleRefreshProfile(p, d.Sessions, refresher))
+				r.Post(s.path(routeSessions)+"{id}/end", handleEndSession(p, d.Sessions))
+				r.Post(s.path(routeEndOthers), handleEndOtherSessions(p, d.Sessions))
 			})
 		})
 
 		if f != nil {
 			if f.signer != nil {
-				r.Method(http.MethodGet, routeJWKS, f.signer.JWKS())
+				r.Method(http.MethodGet, s.path(routeJWKS), f.signer.JWKS())
 			}
-			r.Get(routeCheck, handleCheck(p, d.Sessions, refresher, f, d.Front.Policy, d.Front.PassAccessToken))
+			r.Get(s.path(routeCheck), handleCheck(p, d.Sessions, refresher, f, d.Front.Policy, d.Front.PassAccessToken))
 		}
 	})
 
