@@ -14,6 +14,7 @@ import (
 // an app; there, every other request is the app's (see frontDoor).
 func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Handler, error) {
 	refresher := auth.NewRefresher(d.Provider, d.Sessions)
+	devices := newDeviceList(d.Sessions)
 	csrf := http.NewCrossOriginProtection()
 	// Behind a proxy the Host header may not be the public host.
 	_ = csrf.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host)
@@ -56,7 +57,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 			})
 			r.Get(s.path(routeSignedIn), handleSignedIn(p))
 			r.Get(s.path(routeLogout), handleLogoutConfirm(p))
-			r.With(requireSession(s)).Get(s.dashboard(), handleDashboard(p, d.Sessions))
+			r.With(requireSession(s)).Get(s.dashboard(), handleDashboard(p, devices))
 		})
 
 		// Forms: the body is read first, then the session's CSRF token is
@@ -67,8 +68,8 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 			r.Group(func(r chi.Router) {
 				r.Use(requireSession(s))
 				r.Post(s.path(routeRefresh), handleRefreshProfile(p, d.Sessions, refresher))
-				r.Post(s.path(routeSessions)+"{id}/end", handleEndSession(p, d.Sessions))
-				r.Post(s.path(routeEndOthers), handleEndOtherSessions(p, d.Sessions))
+				r.Post(s.path(routeSessions)+"{id}/end", handleEndSession(p, d.Sessions, devices))
+				r.Post(s.path(routeEndOthers), handleEndOtherSessions(p, d.Sessions, devices))
 			})
 		})
 
