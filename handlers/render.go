@@ -22,8 +22,10 @@ import (
 type pages struct {
 	log    *slog.Logger
 	assets views.Assets
-	// site is where latchkey's own routes are.
+	// site is where latchkey's own routes are; links are its pages' paths
+	// as pages need them, made once.
 	site   site
+	links  views.Links
 	devIdP bool
 	// devIdPExposed: the development provider is reachable from the network.
 	devIdPExposed bool
@@ -80,7 +82,7 @@ func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Sh
 		Assets:   p.assets,
 		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
 		DevIdP:   p.devIdP,
-		Links:    p.site.links(),
+		Links:    p.links,
 		Frames:   &p.frames,
 	}
 	s.DevIdPExposed = p.devIdPExposed
