@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -39,7 +40,7 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 		r.Get(s.path("/healthz"), handleHealth())
 		r.Get(s.path("/readyz"), handleReady(p, d.Provider, d.Sessions))
 		r.With(readForm(logoutTokenLimit, p.failStatus)).Post(s.path(routeBackChannel), handleBackChannelLogout(p, d.Provider, d.Sessions))
-		r.Method(http.MethodGet, s.path(routeAssets)+"*", assets)
+		r.Method(http.MethodGet, s.path(routeAssets)+"*", assets) // reached straight: see straightToAssets
 		r.Method(http.MethodGet, s.path(routeScript), assets.file("app.js"))
 		if devIdP != nil {
 			r.Mount(s.path(routeDevIdP), devIdP)
@@ -81,9 +82,29 @@ func routes(d Deps, p *pages, assets *assetServer, devIdP http.Handler) (http.Ha
 		}
 	})
 
-	var h http.Handler = own
+	var h = straightToAssets(s.path(routeAssets), assets, headers, own)
 	if f != nil {
-		h = &frontDoor{prefix: s.prefix, own: own, app: f.app, p: p, headers: headers}
+		h = &frontDoor{prefix: s.prefix, own: h, app: f.app, p: p, headers: headers}
 	}
 	return recoverPanics(p)(logRequests(d.Logger)(h)), nil
+}
+
+// straightToAssets answers a GET or HEAD of an asset as own would, but
+// without routing it: of own's middleware only the security headers do
+// anything for it (cross-origin protection lets safe methods through), and
+// a page's assets are most of the requests it makes. Every other request
+// goes to own, which routes the assets' other methods to 405.
+func straightToAssets(under string, assets http.Handler, headers *pageHeaders, own http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.RawPath // what chi routes on, when set
+		if path == "" {
+			path = r.URL.Path
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(path, under) {
+			headers.set(w.Header())
+			assets.ServeHTTP(w, r)
+			return
+		}
+		own.ServeHTTP(w, r)
+	})
 }
