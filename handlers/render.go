@@ -77,16 +77,17 @@ func (p *pages) shell(r *http.Request, title string) views.Shell {
 // visitor).
 func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Shell {
 	s := views.Shell{
-		Title:    title,
-		Path:     path,
-		Assets:   p.assets,
-		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
-		DevIdP:   p.devIdP,
-		Links:    p.links,
-		Frames:   &p.frames,
+		Title:  title,
+		Path:   path,
+		Assets: p.assets,
+		DevIdP: p.devIdP,
+		Links:  p.links,
+		Frames: &p.frames,
 	}
 	s.DevIdPExposed = p.devIdPExposed
-	if sess != nil {
+	if sess == nil {
+		s.LoginURL = p.site.loginURL(p.site.returnTo(path), false)
+	} else {
 		s.User = &views.User{
 			Name:       sess.User.Name,
 			Email:      sess.User.Email,

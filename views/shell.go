@@ -12,7 +12,8 @@ type Shell struct {
 	User *User
 	// CSRF is the session's token for its forms.
 	CSRF string
-	// LoginURL starts a login that comes back to this page.
+	// LoginURL starts a login that comes back to this page; a visitor's
+	// pages offer it.
 	LoginURL string
 	// DevIdP marks that the built-in development provider is in use.
 	DevIdP bool
