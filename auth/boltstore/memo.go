@@ -31,10 +31,11 @@ type memo struct {
 
 const (
 	// sessionsKept bounds the sessions remembered; each holds its record,
-	// a few kilobytes.
+	// about 3 KB with its sealed tokens: some 3 MB in all.
 	sessionsKept = 1024
-	// listsKept bounds the users whose lists of sessions are remembered.
-	listsKept = 256
+	// listsKept bounds the users whose lists of sessions are remembered:
+	// with auth.MaxSessionsPerUser sessions each, at most some 6 MB.
+	listsKept = 64
 )
 
 func newMemo() *memo {
