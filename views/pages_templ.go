@@ -288,7 +288,7 @@ func ProfilePanel(s Shell, status string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = LogoutForm(s).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = LogoutForm(s, false).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -596,7 +596,7 @@ func LogoutConfirm(s Shell) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = LogoutForm(s).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = LogoutForm(s, false).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1193,7 +1193,7 @@ func NotAllowedCard(s Shell, reason string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = LogoutForm(s).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = LogoutForm(s, false).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
