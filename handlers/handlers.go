@@ -86,7 +86,7 @@ func New(d Deps) (http.Handler, error) {
 	s := site{prefix: d.Prefix, base: d.BaseURL}
 	assets.under = s.path(routeAssets)
 	p := newPages(d.Logger, assets.paths(), d.DevIdP != nil)
-	p.site = s
+	p.site, p.links = s, s.links()
 	p.devIdPExposed = d.DevIdP != nil && d.DevIdPExposed
 	var idp http.Handler
 	if d.DevIdP != nil {

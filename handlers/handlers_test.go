@@ -126,6 +126,10 @@ func TestRoutes(t *testing.T) {
 		{name: "logout refuses other methods", method: "DELETE", target: "/logout", wantStatus: 405, wantTestID: "error", wantHeader: map[string]string{"Allow": "GET, HEAD, POST"}},
 		{name: "unknown page", method: "GET", target: "/nope", wantStatus: 404, wantTestID: "error"},
 		{name: "healthz", method: "GET", target: "/healthz", wantStatus: 200},
+		{name: "an asset", method: "GET", target: "/assets/app.css", wantStatus: 200, wantHeader: map[string]string{"Content-Type": "text/css; charset=utf-8"}},
+		{name: "an asset's headers", method: "HEAD", target: "/assets/app.css", wantStatus: 200, wantHeader: map[string]string{"Content-Type": "text/css; charset=utf-8"}},
+		{name: "an unknown asset", method: "GET", target: "/assets/nope.js", wantStatus: 404},
+		{name: "an asset posted to", method: "POST", target: "/assets/app.css", wantStatus: 405, wantTestID: "error", wantHeader: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "readyz before discovery", method: "GET", target: "/readyz", wantStatus: 503},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,8 @@ func handleHome(p *pages, cookies *auth.Cookies, provider *auth.Provider) http.H
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		notice := ""
-		if state := r.URL.Query().Get("state"); state != "" && cookies.TakeLogoutState(w, r, state) {
+		// Most visits have no query: parsing none would still make a map.
+		if state := queryValue(r, "state"); state != "" && cookies.TakeLogoutState(w, r, state) {
 			notice = "You have been logged out."
 			if !provider.EndsProviderSessions() {
 				notice = "You have been logged out of this site. You are still logged in at " + provider.Host() +
@@ -90,4 +91,12 @@ func pageOf(r *http.Request, base *url.URL) string {
 		return page
 	}
 	return ""
+}
+
+// queryValue is r.URL.Query().Get(name).
+func queryValue(r *http.Request, name string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(name)
 }

@@ -22,12 +22,16 @@ import (
 type pages struct {
 	log    *slog.Logger
 	assets views.Assets
-	// site is where latchkey's own routes are.
+	// site is where latchkey's own routes are; links are its pages' paths
+	// as pages need them, made once.
 	site   site
+	links  views.Links
 	devIdP bool
 	// devIdPExposed: the development provider is reachable from the network.
 	devIdPExposed bool
 
+	// frames are the pages' frames, each drawn once.
+	frames views.Frames
 	// buffers hold pages while they are drawn and compressed; gzips are
 	// the writers that compress them.
 	buffers, gzips sync.Pool
@@ -73,15 +77,17 @@ func (p *pages) shell(r *http.Request, title string) views.Shell {
 // visitor).
 func (p *pages) shellFor(path string, sess *auth.Session, title string) views.Shell {
 	s := views.Shell{
-		Title:    title,
-		Path:     path,
-		Assets:   p.assets,
-		LoginURL: p.site.loginURL(p.site.returnTo(path), false),
-		DevIdP:   p.devIdP,
-		Links:    p.site.links(),
+		Title:  title,
+		Path:   path,
+		Assets: p.assets,
+		DevIdP: p.devIdP,
+		Links:  p.links,
+		Frames: &p.frames,
 	}
 	s.DevIdPExposed = p.devIdPExposed
-	if sess != nil {
+	if sess == nil {
+		s.LoginURL = p.site.loginURL(p.site.returnTo(path), false)
+	} else {
 		s.User = &views.User{
 			Name:       sess.User.Name,
 			Email:      sess.User.Email,
@@ -116,6 +122,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, full,
 // its compressed form when it is worth sending compressed.
 type drawnPage struct {
 	body, gzipped []byte
+	// Their Content-Length headers; shared, never modified.
+	bodyLength, gzippedLength []string
 }
 
 // draw renders c once, for a page that is the same for every request.
@@ -125,10 +133,12 @@ func (p *pages) draw(c templ.Component) (*drawnPage, error) {
 		return nil, fmt.Errorf("draw page: %w", err)
 	}
 	d := &drawnPage{body: buf.Bytes()}
+	d.bodyLength = []string{strconv.Itoa(len(d.body))}
 	if len(d.body) >= compressMin {
 		var gz bytes.Buffer
 		p.compress(&gz, d.body)
 		d.gzipped = gz.Bytes()
+		d.gzippedLength = []string{strconv.Itoa(len(d.gzipped))}
 	}
 	return d, nil
 }
@@ -148,38 +158,42 @@ func (p *pages) compress(buf *bytes.Buffer, page []byte) {
 // are.
 func (p *pages) send(w http.ResponseWriter, r *http.Request, status int, page []byte) {
 	if len(page) < compressMin {
-		p.write(w, status, page, nil, false)
+		p.write(w, status, page, nil, nil, false)
 		return
 	}
 	if !accepts(r.Header.Get("Accept-Encoding"), "gzip") {
-		p.write(w, status, page, nil, true)
+		p.write(w, status, page, nil, nil, true)
 		return
 	}
 	buf := p.buffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer p.buffers.Put(buf)
 	p.compress(buf, page)
-	p.write(w, status, buf.Bytes(), p.gzipEncoding, true)
+	p.write(w, status, buf.Bytes(), nil, p.gzipEncoding, true)
 }
 
 // sendDrawn answers with a page drawn once.
 func (p *pages) sendDrawn(w http.ResponseWriter, r *http.Request, status int, d *drawnPage) {
 	switch {
 	case d.gzipped == nil:
-		p.write(w, status, d.body, nil, false)
+		p.write(w, status, d.body, d.bodyLength, nil, false)
 	case accepts(r.Header.Get("Accept-Encoding"), "gzip"):
-		p.write(w, status, d.gzipped, p.gzipEncoding, true)
+		p.write(w, status, d.gzipped, d.gzippedLength, p.gzipEncoding, true)
 	default:
-		p.write(w, status, d.body, nil, true)
+		p.write(w, status, d.body, d.bodyLength, nil, true)
 	}
 }
 
-// write sends body, in the encoding named (nil: as it is); varies says
-// that the answer depends on Accept-Encoding.
-func (p *pages) write(w http.ResponseWriter, status int, body []byte, encoding []string, varies bool) {
+// write sends body, in the encoding named (nil: as it is); length is its
+// Content-Length header when known (nil: made here); varies says that the
+// answer depends on Accept-Encoding.
+func (p *pages) write(w http.ResponseWriter, status int, body []byte, length, encoding []string, varies bool) {
+	if length == nil {
+		length = []string{strconv.Itoa(len(body))}
+	}
 	h := w.Header()
 	h["Content-Type"] = p.htmlType
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = length
 	if encoding != nil {
 		h["Content-Encoding"] = encoding
 	}

@@ -16,10 +16,10 @@ import (
 )
 
 // handleDashboard shows the signed-in user's profile and sessions.
-func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+func handleDashboard(p *pages, list *deviceList) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
-		devices, err := listDevices(r, sessions, sess)
+		devices, err := list.devices(r, sess)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -31,13 +31,13 @@ func handleDashboard(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 }
 
 // handleEndSession signs one of the user's other sessions out.
-func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+func handleEndSession(p *pages, sessions *auth.Sessions, list *deviceList) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
 		id := chi.URLParam(r, "id")
 		// Named before it ends, for the panel to say which one it was.
 		name := "that session"
-		if devices, err := listDevices(r, sessions, sess); err == nil {
+		if devices, err := list.devices(r, sess); err == nil {
 			for _, d := range devices {
 				if d.ID == id && !d.Current {
 					name = d.Name
@@ -54,12 +54,12 @@ func handleEndSession(p *pages, sessions *auth.Sessions) http.HandlerFunc {
 			p.fail(w, r, err)
 			return
 		}
-		renderSessionsPanel(w, r, p, sessions, status)
+		renderSessionsPanel(w, r, p, list, status)
 	}
 }
 
 // handleEndOtherSessions signs the user out everywhere but here.
-func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc {
+func handleEndOtherSessions(p *pages, sessions *auth.Sessions, list *deviceList) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
 		n, err := sessions.EndAllOthers(r.Context(), sess)
@@ -77,18 +77,18 @@ func handleEndOtherSessions(p *pages, sessions *auth.Sessions) http.HandlerFunc 
 		default:
 			status = fmt.Sprintf("Signed out %d other sessions.", n)
 		}
-		renderSessionsPanel(w, r, p, sessions, status)
+		renderSessionsPanel(w, r, p, list, status)
 	}
 }
 
 // renderSessionsPanel answers htmx with the panel, which says status, and
 // a plain form post with a redirect back to the dashboard.
-func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessions *auth.Sessions, status string) {
+func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, list *deviceList, status string) {
 	if !isHTMX(r) {
 		redirect(w, r, p.site.dashboard(), http.StatusNoContent)
 		return
 	}
-	devices, err := listDevices(r, sessions, sessionFrom(r.Context()))
+	devices, err := list.devices(r, sessionFrom(r.Context()))
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -96,8 +96,26 @@ func renderSessionsPanel(w http.ResponseWriter, r *http.Request, p *pages, sessi
 	p.render(w, r, http.StatusOK, views.SessionsPanel(p.shell(r, ""), devices, status), nil)
 }
 
-func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session) ([]views.Device, error) {
-	list, err := sessions.List(r.Context(), current)
+// deviceList lists the user's sessions as the sessions panel shows them.
+type deviceList struct {
+	sessions *auth.Sessions
+	// names remembers what deviceName made of the browsers seen lately:
+	// parsing a User-Agent costs more than the rest of a session's entry.
+	names *auth.Cache[string, string]
+}
+
+// namesKept bounds the browsers whose names are remembered; each key is
+// at most auth.MaxUserAgent bytes.
+const namesKept = 256
+
+func newDeviceList(sessions *auth.Sessions) *deviceList {
+	return &deviceList{sessions: sessions, names: auth.NewCache[string, string](namesKept)}
+}
+
+// devices returns the live sessions of current's user, this one first,
+// then the newest.
+func (l *deviceList) devices(r *http.Request, current *auth.Session) ([]views.Device, error) {
+	list, err := l.sessions.List(r.Context(), current)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +137,7 @@ func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session
 	for _, s := range list {
 		devices = append(devices, views.Device{
 			ID:   s.Key,
-			Name: deviceName(s.UserAgent),
+			Name: l.name(s.UserAgent),
 			// UTC, said so, for a reader without the script, which shows
 			// it in the reader's own time zone.
 			SignedIn:    s.CreatedAt.UTC().Format("2 Jan 2006, 15:04 MST"),
@@ -129,6 +147,16 @@ func listDevices(r *http.Request, sessions *auth.Sessions, current *auth.Session
 		})
 	}
 	return devices, nil
+}
+
+// name is deviceName(userAgent), remembered.
+func (l *deviceList) name(userAgent string) string {
+	if name, ok := l.names.Get(userAgent); ok {
+		return name
+	}
+	name := deviceName(userAgent)
+	l.names.Put(userAgent, name)
+	return name
 }
 
 // deviceName describes a browser in a few words, e.g. "Firefox on Linux".

@@ -1,8 +1,12 @@
 package views
 
 import (
+	"context"
+	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/a-h/templ"
 )
 
 // initial is the first letter of a name, for an avatar without a picture.
@@ -21,4 +25,45 @@ func emailAside(u *User) string {
 		return ""
 	}
 	return " (" + u.Email + ")"
+}
+
+// escapedText is s as HTML text, escaped as templ escapes a { } value,
+// written as it is escaped: a value of hundreds of bytes (the claims) is
+// not copied twice first.
+func escapedText(s string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		return writeEscaped(w, s)
+	})
+}
+
+// writeEscaped writes s to w with the five characters that
+// html.EscapeString replaces replaced as it does.
+func writeEscaped(w io.Writer, s string) error {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var entity string
+		switch s[i] {
+		case '&':
+			entity = "&amp;"
+		case '\'':
+			entity = "&#39;"
+		case '<':
+			entity = "&lt;"
+		case '>':
+			entity = "&gt;"
+		case '"':
+			entity = "&#34;"
+		default:
+			continue
+		}
+		if _, err := io.WriteString(w, s[start:i]); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, entity); err != nil {
+			return err
+		}
+		start = i + 1
+	}
+	_, err := io.WriteString(w, s[start:])
+	return err
 }

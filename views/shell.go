@@ -12,7 +12,8 @@ type Shell struct {
 	User *User
 	// CSRF is the session's token for its forms.
 	CSRF string
-	// LoginURL starts a login that comes back to this page.
+	// LoginURL starts a login that comes back to this page; a visitor's
+	// pages offer it.
 	LoginURL string
 	// DevIdP marks that the built-in development provider is in use.
 	DevIdP bool
@@ -33,6 +34,8 @@ type Shell struct {
 	Bare bool
 	// Links are where latchkey's own pages are.
 	Links Links
+	// Frames, when set, keeps the frames Layout draws, to draw each once.
+	Frames *Frames
 }
 
 // Links are the paths of latchkey's own pages that pages link and post

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,6 +59,8 @@ type Store struct {
 	db     *bolt.DB
 	now    func() time.Time
 	writes *committer
+	memo   *memo
+	closed atomic.Bool
 }
 
 var _ auth.SessionStore = (*Store)(nil)
@@ -97,12 +100,13 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open session store %s: %w", path, err)
 	}
-	return &Store{db: db, now: opts.Now, writes: &committer{db: db}}, nil
+	return &Store{db: db, now: opts.Now, writes: &committer{db: db}, memo: newMemo()}, nil
 }
 
 // Close closes the database file. Calls made after Close fail with an
 // error wrapping auth.ErrStoreUnavailable.
 func (s *Store) Close() error {
+	s.closed.Store(true) // nothing is answered from memory any more
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close session store: %w", err)
 	}

@@ -27,13 +27,15 @@ func (s *Store) Create(_ context.Context, sess *auth.Session) error {
 		return fmt.Errorf("create session: key %q is empty or holds a NUL byte", sess.Key)
 	}
 	var taken bool
+	changed := &touched{}
 	err := s.writes.update(func(tx *bolt.Tx) error {
-		b := bucketsOf(tx)
+		b := writing(tx, changed)
 		if taken = b.sessions.Get([]byte(sess.Key)) != nil; taken {
 			return nil
 		}
 		return b.put(sess)
 	})
+	s.memo.forget(changed)
 	if err != nil {
 		return fail("create session", err)
 	}
@@ -46,6 +48,24 @@ func (s *Store) Create(_ context.Context, sess *auth.Session) error {
 // Load returns the live session stored under key, or auth.ErrNoSession.
 // A record that cannot be decoded counts as no session.
 func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
+	sess, ok := s.memo.session(key)
+	if !ok || s.closed.Load() {
+		gen := s.memo.gen.Load()
+		var err error
+		if sess, err = s.read(key); err != nil {
+			return nil, err
+		}
+		s.memo.fillSession(gen, key, sess)
+	}
+	if sess == nil || !s.now().Before(sess.Deadline()) {
+		return nil, auth.ErrNoSession
+	}
+	return sess, nil
+}
+
+// read reads the session under key from the file, live or not; nil when
+// there is none or its record cannot be decoded.
+func (s *Store) read(key string) (*auth.Session, error) {
 	var sess *auth.Session
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sess = decode(key, tx.Bucket([]byte(bucketSessions)).Get([]byte(key)))
@@ -53,9 +73,6 @@ func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
 	})
 	if err != nil {
 		return nil, fail("load session", err)
-	}
-	if sess == nil || !s.now().Before(sess.Deadline()) {
-		return nil, auth.ErrNoSession
 	}
 	return sess, nil
 }
@@ -65,17 +82,19 @@ func (s *Store) Load(_ context.Context, key string) (*auth.Session, error) {
 func (s *Store) Update(_ context.Context, key string, change func(*auth.Session) error) (*auth.Session, error) {
 	var updated *auth.Session
 	var refused error
+	changed := &touched{}
 	err := s.writes.update(func(tx *bolt.Tx) error {
 		// This may run more than once: every result is set afresh. A
 		// refused change is not an error of the transaction, which other
 		// writes may share.
 		updated, refused = nil, nil
-		b := bucketsOf(tx)
+		b := writing(tx, changed)
 		cur := b.load(key)
 		if cur == nil {
 			refused = auth.ErrNoSession
 			return nil
 		}
+		changed.add(cur)
 		next, err := auth.ApplyUpdate(cur, s.now(), change)
 		if err != nil {
 			refused = err
@@ -91,6 +110,7 @@ func (s *Store) Update(_ context.Context, key string, change func(*auth.Session)
 		updated = next
 		return b.byDeadline.Put(deadlineKey(next.Deadline(), key), []byte{})
 	})
+	s.memo.forget(changed)
 	if err != nil {
 		return nil, fail("update session", err)
 	}
@@ -102,8 +122,10 @@ func (s *Store) Update(_ context.Context, key string, change func(*auth.Session)
 
 // Delete removes the session under key and its index entries, if any.
 func (s *Store) Delete(_ context.Context, key string) error {
+	changed := &touched{}
 	err := s.writes.update(func(tx *bolt.Tx) error {
-		b := bucketsOf(tx)
+		b := writing(tx, changed)
+		changed.addKey(key)
 		if sess := b.load(key); sess != nil {
 			if err := b.unindex(sess); err != nil {
 				return err
@@ -111,6 +133,7 @@ func (s *Store) Delete(_ context.Context, key string) error {
 		}
 		return b.sessions.Delete([]byte(key))
 	})
+	s.memo.forget(changed)
 	if err != nil {
 		return fail("delete session", err)
 	}
@@ -145,8 +168,10 @@ func (s *Store) DeleteBySubject(_ context.Context, subject, keep string) (int, e
 // value, and index entries it rejects are removed as stale.
 func (s *Store) deleteIndexed(index, value, keep string, belongs func(*auth.Session) bool) (int, error) {
 	now, n := s.now(), 0
+	changed := &touched{}
+	defer s.memo.forget(changed)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := bucketsOf(tx)
+		b := writing(tx, changed)
 		idx := tx.Bucket([]byte(index))
 		// Collect first: deleting under a cursor can make it skip entries.
 		var entries [][]byte
@@ -180,7 +205,12 @@ func (s *Store) deleteIndexed(index, value, keep string, belongs func(*auth.Sess
 // ListBySubject returns subject's live sessions, newest first.
 func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Session, error) {
 	now := s.now()
+	if all, ok := s.memo.list(subject); ok && !s.closed.Load() {
+		// Those that have passed their deadline since are left out.
+		return slices.DeleteFunc(all, func(sess *auth.Session) bool { return !now.Before(sess.Deadline()) }), nil
+	}
 	var list []*auth.Session
+	gen := s.memo.gen.Load()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket([]byte(bucketSessions))
 		for _, key := range indexEntries(tx.Bucket([]byte(bucketBySubject)), subject) {
@@ -197,6 +227,7 @@ func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Sessio
 	slices.SortFunc(list, func(a, b *auth.Session) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
 	})
+	s.memo.fillList(gen, subject, list)
 	return list, nil
 }
 
@@ -270,8 +301,10 @@ func (s *Store) sweepSessions(now time.Time) (n int, more bool, err error) {
 	// An entry sorts before timeKey(now+1ns) exactly when its deadline is
 	// not after now: an entry with that very prefix is longer, so greater.
 	end := timeKey(now.Add(time.Nanosecond))
+	changed := &touched{}
+	defer s.memo.forget(changed)
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := bucketsOf(tx)
+		b := writing(tx, changed)
 		var entries [][]byte
 		c := b.byDeadline.Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k, end[:]) < 0; k, _ = c.Next() {
@@ -294,6 +327,7 @@ func (s *Store) sweepSessions(now time.Time) (n int, more bool, err error) {
 			case sess == nil:
 				// A record that cannot be decoded is already gone for
 				// Load; drop it with its last known deadline entry.
+				changed.addKey(string(key))
 				if err := b.sessions.Delete(key); err != nil {
 					return err
 				}
@@ -345,6 +379,17 @@ func (s *Store) sweepClaims(now time.Time) (more bool, err error) {
 // buckets are the store's buckets within one transaction.
 type buckets struct {
 	sessions, bySubject, bySID, byDeadline *bolt.Bucket
+	// changed collects the sessions a write transaction changes, for the
+	// memo to forget; nil in a read transaction.
+	changed *touched
+}
+
+// writing returns the buckets of the write transaction tx, noting in
+// changed the sessions it changes.
+func writing(tx *bolt.Tx, changed *touched) buckets {
+	b := bucketsOf(tx)
+	b.changed = changed
+	return b
 }
 
 func bucketsOf(tx *bolt.Tx) buckets {
@@ -377,6 +422,7 @@ func decode(key string, data []byte) *auth.Session {
 
 // put stores sess, a session new under its key, and its index entries.
 func (b buckets) put(sess *auth.Session) error {
+	b.changed.add(sess)
 	if err := b.sessions.Put([]byte(sess.Key), auth.MarshalSession(sess)); err != nil {
 		return err
 	}
@@ -398,6 +444,7 @@ func (b buckets) index(sess *auth.Session) error {
 
 // unindex removes the index entries of sess.
 func (b buckets) unindex(sess *auth.Session) error {
+	b.changed.add(sess)
 	return errors.Join(
 		b.bySubject.Delete(indexKey(sess.User.Subject, sess.Key)),
 		b.bySID.Delete(indexKey(sess.ProviderSID, sess.Key)),
