@@ -27,17 +27,19 @@ func emailAside(u *User) string {
 	return " (" + u.Email + ")"
 }
 
-// escapedText is s as HTML text, escaped as templ escapes a { } value,
-// written as it is escaped: a value of hundreds of bytes (the claims) is
-// not copied twice first.
+// escapedText is s as the text of an element, written as it is escaped: a
+// value of hundreds of bytes (the claims) is not copied twice first.
 func escapedText(s string) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		return writeEscaped(w, s)
 	})
 }
 
-// writeEscaped writes s to w with the five characters that
-// html.EscapeString replaces replaced as it does.
+// writeEscaped writes s to w as the text of an element: & as &amp; and
+// < and > as &lt; and &gt;, which is all that can start markup or an
+// entity there. Quotes mean something only in attribute values, so they
+// are written as they are; in a page of JSON claims each one would
+// otherwise take five bytes.
 func writeEscaped(w io.Writer, s string) error {
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -45,14 +47,10 @@ func writeEscaped(w io.Writer, s string) error {
 		switch s[i] {
 		case '&':
 			entity = "&amp;"
-		case '\'':
-			entity = "&#39;"
 		case '<':
 			entity = "&lt;"
 		case '>':
 			entity = "&gt;"
-		case '"':
-			entity = "&#34;"
 		default:
 			continue
 		}
