@@ -129,19 +129,8 @@ func signInPopup(t *testing.T, opener context.Context, id target.ID, problems *p
 	t.Helper()
 	popup, closePopup := chromedp.NewContext(opener, chromedp.WithTargetID(id), problems.watch("popup"))
 	defer closePopup()
-	inTab(t, popup, "sign in as "+user+" in the popup",
-		chromedp.WaitVisible(testid("choose-"+user)),
-		chromedp.Click(testid("choose-"+user)),
-	)
-	gone, err := chromedp.Detached(popup)
-	if err != nil {
-		t.Fatalf("watch the popup: %v", err)
-	}
-	select {
-	case <-gone:
-	case <-popup.Done():
-		t.Fatalf("the popup did not close itself after signing in: %v", popup.Err())
-	}
+	inTab(t, popup, "wait for the sign-in page", chromedp.WaitVisible(testid("choose-"+user)))
+	clickClosing(t, popup, "signing in as "+user, testid("choose-"+user))
 }
 
 // endSessionElsewhere logs the tab's session out with a client of its

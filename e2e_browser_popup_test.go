@@ -42,8 +42,7 @@ func TestBrowserPopupCancelAndTryAgain(t *testing.T) {
 	defer closePopup()
 	inTab(t, popup, "wait for the sign-in page", chromedp.WaitVisible(testid("cancel")))
 	checkFitsPopup(t, popup)
-	inTab(t, popup, "cancel", chromedp.Click(testid("cancel")))
-	waitClosed(t, popup, "cancelling")
+	clickClosing(t, popup, "cancelling", testid("cancel"))
 
 	waitInTab(t, home, "the message in place of the login box", `document.querySelector('[data-testid="login-problem"]')`)
 	if got := readTab(t, home, "read the message", chromedp.Text(testid("login-problem"))); !strings.Contains(got, "Login cancelled") {
@@ -60,8 +59,8 @@ func TestBrowserPopupCancelAndTryAgain(t *testing.T) {
 
 	popup2, closePopup2 := chromedp.NewContext(home, chromedp.WithTargetID(clickForPopup(t, home, `[data-testid="login-problem"] a`)), problems.watch("second popup"))
 	defer closePopup2()
-	inTab(t, popup2, "log in as Ada", chromedp.WaitVisible(testid("choose-ada")), chromedp.Click(testid("choose-ada")))
-	waitClosed(t, popup2, "logging in")
+	inTab(t, popup2, "wait for the sign-in page", chromedp.WaitVisible(testid("choose-ada")))
+	clickClosing(t, popup2, "logging in as Ada", testid("choose-ada"))
 
 	inTab(t, home, "wait for the profile card", chromedp.WaitVisible(testid("profile-card")), chromedp.WaitVisible(testid("nav-dashboard")))
 	if got := focusedText(t, home); got != "Ada Lovelace" {
@@ -121,8 +120,8 @@ func TestBrowserPopupEndings(t *testing.T) {
 		},
 	} {
 		popup, closePopup := chromedp.NewContext(home, chromedp.WithTargetID(clickForPopup(t, home, `[data-latchkey-box] a[data-login-popup]`)), problems.watch("popup "+tt.name))
-		inTab(t, popup, tt.name+": spoil the login", chromedp.WaitVisible(testid("choose-grace")), tt.spoil, chromedp.Click(testid("choose-grace")))
-		waitClosed(t, popup, tt.name)
+		inTab(t, popup, tt.name+": spoil the login", chromedp.WaitVisible(testid("choose-grace")), tt.spoil)
+		clickClosing(t, popup, tt.name+": logging in as Grace", testid("choose-grace"))
 		closePopup()
 		waitInTab(t, home, tt.name+": the message", `(document.querySelector('[data-testid="login-problem"] h2') || {}).textContent === `+jsString(tt.wantTitle))
 		if got := focusedText(t, home); got != tt.wantTitle {
@@ -153,8 +152,7 @@ func TestBrowserPopupEndings(t *testing.T) {
 	if n := countInTab(t, popup, "nav-dashboard") + readTab(t, popup, "count header links", chromedp.Evaluate[int](`document.querySelectorAll('header a').length`)); n != 0 {
 		t.Errorf("the popup's header has %d links", n)
 	}
-	inTab(t, popup, "click Close", chromedp.Click(testid("home-link")))
-	waitClosed(t, popup, "clicking Close")
+	clickClosing(t, popup, "clicking Close", testid("home-link"))
 	problems.allow(403, app.URL+"/callback?")
 	problems.allow(400, app.URL+"/callback?")
 	problems.allow(400, app.URL+"/dev-idp/login")

@@ -31,19 +31,8 @@ func TestBrowserPopupLoginAndCrossTabLogout(t *testing.T) {
 
 	popup, closePopup := chromedp.NewContext(home, chromedp.WithTargetID(popupID), problems.watch("popup"))
 	defer closePopup()
-	inTab(t, popup, "sign in as Ada in the popup",
-		chromedp.WaitVisible(testid("choose-ada")),
-		chromedp.Click(testid("choose-ada")),
-	)
-	popupGone, err := chromedp.Detached(popup)
-	if err != nil {
-		t.Fatalf("watch the popup: %v", err)
-	}
-	select {
-	case <-popupGone:
-	case <-popup.Done():
-		t.Fatalf("the popup did not close itself after signing in: %v", popup.Err())
-	}
+	inTab(t, popup, "wait for the sign-in page", chromedp.WaitVisible(testid("choose-ada")))
+	clickClosing(t, popup, "signing in as Ada in the popup", testid("choose-ada"))
 
 	inTab(t, home, "wait for the profile card in place of the login box",
 		chromedp.WaitVisible(testid("profile-card")))

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -1017,6 +1018,17 @@ func inTab(t *testing.T, ctx context.Context, what string, actions ...chromedp.A
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// clickClosing clicks sel in popup, a click after which the popup closes
+// itself, and waits until it has. The window may close before the browser
+// answers the click: that is what the click is for, not an error.
+func clickClosing(t *testing.T, popup context.Context, what string, sel chromedp.CSS) {
+	t.Helper()
+	if err := chromedp.Do(popup, chromedp.Click(sel)); err != nil && !errors.Is(err, chromedp.ErrTargetDetached) {
+		t.Fatalf("%s: %v", what, err)
+	}
+	waitClosed(t, popup, what)
 }
 
 // readTab runs one action in the tab of ctx and returns its value.
