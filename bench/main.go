@@ -133,6 +133,9 @@ type bench struct {
 	// VmHWM after 1,000 keep-alive connections: a bare handler,
 	// latchkey's /dashboard, the bare proxy, latchkey's proxy.
 	hwmBare, hwmDashboard, hwmBareProxy, hwmProxy int64
+	// reach is how long logouts on one Redis instance took to be refused
+	// on another, shortest first.
+	reach []time.Duration
 }
 
 // The routes whose results other measures refer to.
@@ -326,6 +329,10 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 		b.writesRedis = after - before
+		b.step("logouts on one of two Redis instances, refused on the other: %d sessions", endingTrials)
+		if b.reach, err = endingReach(ctx, bin, filepath.Join(b.dir, "instances"), redis.url); err != nil {
+			return fmt.Errorf("logouts across instances: %w", err)
+		}
 	}
 	return nil
 }
@@ -506,6 +513,10 @@ func (b *bench) report() {
 	row("store writes while browsing (embedded)", strconv.FormatUint(b.writesBolt, 10), "≤ 1 per session per min", b.writesBolt <= 1)
 	if !b.redisMissing {
 		row("store writes while browsing (Redis)", strconv.FormatInt(b.writesRedis, 10), "≤ 1 per session per min", b.writesRedis <= 1)
+		if n := len(b.reach); n > 0 {
+			slowest := b.reach[n-1]
+			row("logout on Redis instance B refused on A", fmt.Sprintf("median %v, slowest %v of %d", us(b.reach[n/2]), us(slowest), n), "≤ 50 ms", slowest <= 50*time.Millisecond)
+		}
 	}
 	hwm := float64(b.hwmDashboard) / float64(b.hwmBare)
 	row("VmHWM, /dashboard at 1,000 conns", fmt.Sprintf("%s: %.2f× a bare handler's %s", mb(b.hwmDashboard), hwm, mb(b.hwmBare)), "≤ 1.5×", hwm <= 1.5)
@@ -529,6 +540,9 @@ App CPU per login: another app (embedded store) signs in through the repository'
   logins, so each login's logout is counted too.
 Store writes: one session last seen over a minute ago (so one write is due), /dashboard with %d connections for %v;
   bbolt write transactions, Redis changes (rdb_changes_since_last_save).
+Logout across instances: two more instances on the same Redis, sharing a session secret; 20 times, a session signed in
+  and viewed on A is logged out on B, then A's /dashboard is asked for without pause until A sends it to log in; the
+  time from B's answer to A's first refusal.
 Embedded lookup: BenchmarkLoadMillion in auth/boltstore, Load of random keys in a store of 1,000,000 sessions.
 Page weights: status lines, headers and bodies as sent with Accept-Encoding: gzip. 1 KB = 1024 B, 1 MB = 1024 KB.
 Proxy: a browser's signed-in page load through latchkey (UPSTREAM, its own process, embedded store) and through a bare
@@ -556,6 +570,9 @@ func ms(d time.Duration) time.Duration {
 	}
 	return d.Round(100 * time.Microsecond)
 }
+
+// us rounds d to 10 µs for the table.
+func us(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 
 func kb(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1024) }
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
