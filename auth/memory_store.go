@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -129,7 +128,7 @@ func (m *MemoryStore) ListBySubject(_ context.Context, subject string) ([]*Sessi
 			list = append(list, &s)
 		}
 	}
-	slices.SortFunc(list, func(a, b *Session) int { return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key)) })
+	slices.SortFunc(list, NewestFirst)
 	return list, nil
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -120,7 +121,8 @@ type SessionStore interface {
 	// DeleteBySubject ends every session of the user with that subject,
 	// except the one under keep ("" keeps none), and says how many.
 	DeleteBySubject(ctx context.Context, subject, keep string) (int, error)
-	// ListBySubject returns the user's live sessions, newest first.
+	// ListBySubject returns the user's live sessions, newest first (in
+	// the order of NewestFirst).
 	ListBySubject(ctx context.Context, subject string) ([]*Session, error)
 	// Claim marks id as used until expires. It reports false when id was
 	// already claimed and has not expired: a replay.
@@ -165,4 +167,11 @@ func ApplyUpdate(cur *Session, now time.Time, change func(*Session) error) (*Ses
 		return nil, errUpdateEnds
 	}
 	return &next, nil
+}
+
+// NewestFirst orders sessions as ListBySubject returns them: the newest
+// first, and sessions begun at the same moment by key, so that every store
+// lists them alike.
+func NewestFirst(a, b *Session) int {
+	return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
 }

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -224,9 +223,7 @@ func (s *Store) ListBySubject(_ context.Context, subject string) ([]*auth.Sessio
 	if err != nil {
 		return nil, fail("list sessions", err)
 	}
-	slices.SortFunc(list, func(a, b *auth.Session) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Key, b.Key))
-	})
+	slices.SortFunc(list, auth.NewestFirst)
 	s.memo.fillList(gen, subject, list)
 	return list, nil
 }

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -334,9 +333,7 @@ func (s *Store) ListBySubject(ctx context.Context, subject string) ([]*auth.Sess
 		}
 	}
 	found = slices.DeleteFunc(found, func(m listed) bool { return ended(m.sess) })
-	slices.SortFunc(found, func(a, b listed) int {
-		return cmp.Or(b.sess.CreatedAt.Compare(a.sess.CreatedAt), cmp.Compare(a.sess.Key, b.sess.Key))
-	})
+	slices.SortFunc(found, func(a, b listed) int { return auth.NewestFirst(a.sess, b.sess) })
 	s.cache.rememberList(subject, found, since)
 	list := make([]*auth.Session, len(found))
 	for i, m := range found {
