@@ -48,8 +48,9 @@ func (c *logoutClaims) SetSignatureAlgorithm(alg jose.SignatureAlgorithm) { c.al
 // VerifyLogoutToken checks a back-channel logout token as Back-Channel
 // Logout 1.0, 2.6 asks: signature with the ID token's algorithms and keys,
 // exact issuer, audience, iat and exp (at most MaxLogoutTokenLifetime
-// apart; the same ClockSkew and ExpiryLeeway as ID tokens), a jti, the logout event, sub or sid, no nonce, and a typ of
-// logout+jwt or JWT when there is one.
+// apart, with the ClockSkew and ExpiryLeeway of ID tokens), a jti, the
+// logout event, sub or sid, no nonce, and a typ of logout+jwt or JWT when
+// there is one.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
 	c := p.conn.Load()
 	if c == nil {
